@@ -1,0 +1,128 @@
+"""The machinery behind the visible checks: call the student's function, compare, explain.
+
+A check runs a few named cases. On the first failure it raises `AssertionError` with a message a
+student can act on: the case, the input, the expected and actual values, and, when the actual
+value matches a known mistake, a hint ("right shape, wrong sign: are you ascending?"). On success
+it prints one ✓ line. Nothing is written to stderr: warnings raised by the student's code are
+silenced here (nbgrader scores any cell that writes to stderr as 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+# A known mistake: a description and the value such a mistake would produce.
+Mistake = tuple[str, Any]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.ndarray) or hasattr(value, "detach"):
+        arr = np.asarray(value.detach() if hasattr(value, "detach") else value)
+        return np.array2string(arr, precision=4, suppress_small=True, max_line_width=90, threshold=40)
+    return repr(value)
+
+
+class Check:
+    """One exercise's check: `Check("reward_to_go", fn)` then `.call`, `.expect_close`, `.done()`."""
+
+    def __init__(self, name: str, fn: Callable):
+        if not callable(fn):
+            raise AssertionError(f"{name} should be a function, but it is {type(fn).__name__}.")
+        self.name = name
+        self.fn = fn
+        self.passed = 0
+
+    def fail(self, case: str, message: str) -> None:
+        raise AssertionError(f"{self.name} fails on case '{case}':\n{message}")
+
+    def call(self, case: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the student's function quietly; turn its exceptions into a readable failure."""
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                return self.fn(*args, **kwargs)
+        except NotImplementedError:
+            raise AssertionError(
+                f"{self.name} is not implemented yet: replace `raise NotImplementedError()` "
+                "with your code."
+            ) from None
+        except Exception as err:  # the student's own error, shown with the case that caused it
+            raise AssertionError(
+                f"{self.name} raised {type(err).__name__}: {err}\non case '{case}' "
+                f"with arguments:\n{self._describe(args, kwargs)}"
+            ) from err
+
+    def expect_raises(self, case: str, exception: type[BaseException], *args: Any, hint: str = "",
+                      **kwargs: Any) -> None:
+        """The function must reject bad input with `exception` (e.g. ValueError)."""
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                result = self.fn(*args, **kwargs)
+        except NotImplementedError:
+            raise AssertionError(f"{self.name} is not implemented yet.") from None
+        except exception:
+            self.passed += 1
+            return
+        except Exception as err:
+            self.fail(case, f"expected {exception.__name__}, but it raised {type(err).__name__}: {err}. {hint}")
+        else:
+            self.fail(case, f"expected a {exception.__name__} for this bad input, but it returned "
+                            f"{_fmt(result)} instead. {hint}")
+
+    def expect_shape(self, case: str, actual: Any, shape: tuple[int, ...]) -> None:
+        got = tuple(np.shape(actual.detach() if hasattr(actual, "detach") else actual))
+        if got != tuple(shape):
+            self.fail(case, f"expected a result of shape {tuple(shape)}, got shape {got}.")
+        self.passed += 1
+
+    def expect_close(self, case: str, actual: Any, expected: Any, *, rtol: float = 1e-6,
+                     atol: float = 1e-8, mistakes: Iterable[Mistake] = (), context: str = "") -> None:
+        """Compare with `np.allclose`; on failure diagnose the mistake that fits best."""
+        if hasattr(actual, "detach"):
+            actual = actual.detach().numpy()
+        if actual is None:
+            self.fail(case, "it returned None: did you forget `return`?")
+        actual_arr = np.asarray(actual, dtype=float)
+        expected_arr = np.asarray(expected, dtype=float)
+        if actual_arr.shape != expected_arr.shape:
+            self.fail(case, f"expected shape {expected_arr.shape}, got shape {actual_arr.shape}.\n"
+                            f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}")
+        if not np.all(np.isfinite(actual_arr)):
+            self.fail(case, f"the result contains NaN or inf: {_fmt(actual_arr)}. {context}")
+        if np.allclose(actual_arr, expected_arr, rtol=rtol, atol=atol):
+            self.passed += 1
+            return
+        message = f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}"
+        if context:
+            message = f"{context}\n{message}"
+        for description, wrong in mistakes:
+            wrong_arr = np.asarray(wrong, dtype=float)
+            if wrong_arr.shape == actual_arr.shape and np.allclose(actual_arr, wrong_arr, rtol=rtol, atol=atol):
+                self.fail(case, f"{message}\nHint: {description}")
+        if np.any(expected_arr != 0) and np.allclose(actual_arr, -expected_arr, rtol=rtol, atol=atol):
+            self.fail(case, f"{message}\nHint: right size, wrong sign. Check the sign of each term.")
+        self.fail(case, message)
+
+    def expect_within(self, case: str, actual: Any, expected: Any, tolerance: Any, what: str) -> None:
+        """|actual − expected| ≤ tolerance elementwise (a statistical check; tolerance from the SE)."""
+        actual_arr = np.asarray(actual, dtype=float)
+        expected_arr = np.asarray(expected, dtype=float)
+        if actual_arr.shape != expected_arr.shape or not np.all(np.abs(actual_arr - expected_arr) <= tolerance):
+            self.fail(case, f"{what}\nexpected: {_fmt(expected_arr)} ± {_fmt(np.asarray(tolerance))}\n"
+                            f"  actual: {_fmt(actual_arr)}")
+        self.passed += 1
+
+    def done(self) -> None:
+        print(f"✓ {self.name}: all {self.passed} checks passed.")
+
+    @staticmethod
+    def _describe(args: tuple, kwargs: dict) -> str:
+        parts = [f"  arg {i}: {_fmt(a)}" for i, a in enumerate(args)]
+        parts += [f"  {k} = {_fmt(v)}" for k, v in kwargs.items()]
+        return "\n".join(parts)

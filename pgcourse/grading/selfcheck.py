@@ -1,0 +1,82 @@
+"""`pgcourse check NOTEBOOK`: the student's self-check.
+
+Runs the notebook top to bottom in a fresh kernel, as the autograder does (with
+`NBGRADER_EXECUTION=validate`, a per-cell timeout, errors allowed), then scores each test cell
+with nbgrader's own rule (`nbgrader.utils.determine_grade`: an error or any stderr output scores
+0). It reports one row per question and exits non-zero when anything fails, unlike
+`nbgrader validate`, which always exits 0. Hidden tests are not in the student's notebook, so a
+pass here is necessary, not sufficient.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbgrader.utils import determine_grade, is_grade, is_solution
+
+from pgcourse.grading.autograde import _first_error
+
+UNANSWERED = "YOUR ANSWER HERE"
+
+
+@dataclass
+class CheckRow:
+    question: str
+    points: float | None
+    max_points: float
+    status: str   # passed | failed | manual | unanswered
+    message: str
+
+
+def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    previous = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "validate"   # the kernel inherits it: training cells shorten
+    try:
+        client = NotebookClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                                kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    finally:
+        if previous is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = previous
+    return nb
+
+
+def check(path: Path, timeout: int = 120) -> list[CheckRow]:
+    path = Path(path)
+    nb = run_notebook(path, timeout)
+    rows = []
+    for cell in nb.cells:
+        if not is_grade(cell):
+            continue
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        max_points = float(cell.metadata.nbgrader["points"])
+        if is_solution(cell):  # a written answer: graded by hand
+            answered = cell.source.strip() and UNANSWERED not in cell.source
+            rows.append(CheckRow(grade_id, None, max_points, "manual" if answered else "unanswered",
+                                 "graded by hand" if answered else "write your answer in this cell"))
+            continue
+        points, _ = determine_grade(cell)
+        passed = points is not None and points >= max_points
+        rows.append(CheckRow(grade_id, points, max_points, "passed" if passed else "failed",
+                             "" if passed else _first_error(nb, grade_id, full=True)))
+    return rows
+
+
+def format_rows(rows: list[CheckRow]) -> str:
+    lines = [f"{'question':<42} {'points':>10}  result"]
+    for r in rows:
+        pts = f"{'—' if r.points is None else f'{r.points:g}'} / {r.max_points:g}"
+        first, *rest = (r.message or "").splitlines() or [""]
+        lines.append(f"{r.question:<42} {pts:>10}  {r.status}{': ' + first if first else ''}")
+        lines.extend("    " + line for line in rest)
+    auto = [r for r in rows if r.points is not None]
+    lines.append(f"autograded total: {sum(r.points for r in auto):g} / {sum(r.max_points for r in auto):g}"
+                 " (hidden tests run only when your instructor grades)")
+    return "\n".join(lines)

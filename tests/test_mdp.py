@@ -1,0 +1,407 @@
+"""Tests for pgcourse.mdp: every exact quantity against an independent route.
+
+Routes: hand-computed values; enumeration of all trajectories vs dynamic programming (1e-12);
+autograd vs central finite differences; the policy gradient theorem's closed form; a long truncated
+sum vs the linear solve; brute force over deterministic policies vs DP; Monte Carlo within 4
+standard errors at fixed seeds.
+"""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from pgcourse.mdp import (
+    TabularMDP,
+    chain_mdp,
+    enumerate_trajectories,
+    exact_objective,
+    exact_policy_gradient,
+    local_optimum_mdp,
+    objective_from_policy,
+    optimal_value,
+    policy_evaluation,
+    random_mdp,
+    sample_trajectories,
+    state_visitation,
+    two_state_mdp,
+)
+from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
+
+torch.set_num_threads(1)
+
+FINITE = [(2, 2, 3), (3, 2, 4), (2, 3, 5)]  # (S, A, H) small enough to enumerate
+
+
+def _theta(S, A, seed=0, scale=1.0):
+    return scale * np.random.default_rng(seed + 100).normal(size=(S, A))
+
+
+def _J(mdp, theta):
+    return exact_objective(mdp, theta).item()
+
+
+# ----------------------------------------------------------------------------- construction
+def _valid():
+    return dict(P=np.full((2, 2, 2), 0.5), r=np.zeros((2, 2)), mu=np.array([0.5, 0.5]), H=3)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(P=np.full((2, 2), 0.5)), r"P must have shape \(S, A, S\)"),
+    (dict(P=np.full((2, 2, 3), 1 / 3)), r"P must have shape \(S, A, S\)"),
+    (dict(r=np.zeros((2, 3))), r"r must have shape \(S, A\)"),
+    (dict(mu=np.array([1.0, 0.0, 0.0])), r"mu must have shape \(S,\)"),
+    (dict(r=np.array([[0.0, np.inf], [0.0, 0.0]])), "r contains NaN"),
+    (dict(P=np.array([[[1.5, -0.5], [1, 0]], [[1, 0], [1, 0]]])), "non-negative"),
+    (dict(P=np.array([[[0.5, 0.4], [1, 0]], [[1, 0], [1, 0]]])), r"sum to 1 .* index \[0, 0\]"),
+    (dict(mu=np.array([0.5, 0.6])), "mu must sum to 1"),
+    (dict(mu=np.array([np.nan, 1.0])), "mu must be finite"),
+    (dict(gamma=0.9), "exactly one of H"),
+    (dict(H=None), "exactly one of H"),
+    (dict(H=0), "H must be an integer ≥ 1"),
+    (dict(H=2.5), "H must be an integer"),
+    (dict(H=True), "H must be an integer"),
+    (dict(H=None, gamma=1.0), "0 ≤ gamma < 1"),
+    (dict(H=None, gamma=-0.1), "0 ≤ gamma < 1"),
+    (dict(H=None, gamma="0.9"), "gamma must be a number"),
+])
+def test_validation_errors(change, match):
+    with pytest.raises(ValueError, match=match):
+        TabularMDP(**{**_valid(), **change})
+
+
+def test_mdp_is_frozen_read_only_and_normalized():
+    P = np.full((2, 2, 2), 0.5)
+    mdp = TabularMDP(P, np.zeros((2, 2)), [0.5, 0.5], gamma=np.float32(0.5))
+    P[0, 0, 0] = 7.0  # a copy was taken
+    assert mdp.P[0, 0, 0] == 0.5 and mdp.P.dtype == np.float64
+    assert (mdp.S, mdp.A, mdp.finite_horizon, type(mdp.gamma)) == (2, 2, False, float)
+    with pytest.raises(ValueError):
+        mdp.P[0, 0, 0] = 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mdp.H = 3
+    assert type(TabularMDP(mdp.P, np.zeros((2, 2)), [1, 0], H=np.int64(4)).H) is int
+
+
+def test_random_mdp_seeded_and_validated():
+    a, b, c = random_mdp(3, 2, H=4, seed=5), random_mdp(3, 2, H=4, seed=5), random_mdp(3, 2, H=4, seed=6)
+    assert np.array_equal(a.P, b.P) and np.array_equal(a.r, b.r) and not np.array_equal(a.P, c.P)
+    assert a.P.shape == (3, 2, 3) and a.r.shape == (3, 2) and a.mu.shape == (3,)
+    g = random_mdp(2, 2, gamma=0.9, seed=np.random.default_rng(0))
+    assert g.gamma == 0.9 and g.H is None
+    with pytest.raises(ValueError, match="S must be"):
+        random_mdp(0, 2, H=3)
+    with pytest.raises(ValueError, match="exactly one"):
+        random_mdp(2, 2)
+
+
+# ----------------------------------------------------------------------------- named MDPs, by hand
+def test_two_state_hand_values():
+    mdp = two_state_mdp()
+    assert mdp.H == 2 and _J(mdp, np.zeros((2, 2))) == pytest.approx(0.5, abs=1e-15)
+    np.testing.assert_allclose(exact_policy_gradient(mdp, np.zeros((2, 2))), [[-0.25, 0.25], [0, 0]], atol=1e-15)
+    theta = np.array([[0.0, 1.3], [0.2, -0.4]])
+    assert _J(mdp, theta) == pytest.approx(tabular_softmax(theta)[0, 1], abs=1e-15)  # J = π(1|0)
+    for H in (1, 5, 8):
+        assert _J(two_state_mdp(H=H), np.zeros((2, 2))) == pytest.approx((H - 1) / 2, abs=1e-13)
+        assert optimal_value(two_state_mdp(H=H)).J == H - 1
+    g = 0.9
+    assert _J(two_state_mdp(gamma=g), np.zeros((2, 2))) == pytest.approx(g / (2 * (1 - g)), abs=1e-12)
+    assert optimal_value(two_state_mdp(gamma=g)).J == pytest.approx(g / (1 - g), abs=1e-12)
+
+
+def test_chain_myopic_is_suboptimal():
+    n, H, small, big = 5, 10, 0.1, 1.0
+    mdp = chain_mdp(n, H=H, small=small, big=big)
+    assert optimal_value(mdp).J == pytest.approx(big * (H - n + 1))
+    myopic = np.eye(2)[mdp.r.argmax(1)]  # greedy in r(s, a): "back" except in the unreachable end
+    assert np.all(myopic[:-1, 0] == 1)
+    assert mdp.mu @ policy_evaluation(mdp, pi=myopic).V[0] == pytest.approx(small * H)
+    assert exact_policy_gradient(mdp, np.zeros((n, 2)))[0, 0] > 0  # at θ = 0, state 0 leans "back"
+    forward = np.tile([0.0, 1.0], (n, 1))
+    assert mdp.mu @ policy_evaluation(mdp, pi=forward).V[0] == pytest.approx(big * (H - n + 1))
+    with pytest.raises(ValueError, match="n must be"):
+        chain_mdp(1)
+
+
+def test_local_optimum_closed_form_and_basins():
+    mdp = local_optimum_mdp()  # H = 2, c = 2.5: J(p) = 2 − p/2 + p²
+    for p in (0.01, 0.1, 0.25, 0.7, 0.99):  # θ_{0,1} − θ_{0,0} = logit(p)
+        theta = np.array([[0.0, np.log(p / (1 - p))], [0.0, 0.0]])
+        assert _J(mdp, theta) == pytest.approx(2 - p / 2 + p**2, abs=1e-13)
+    assert optimal_value(mdp).J == pytest.approx(2.5)
+
+    def ascend(theta, steps=300, lr=2.0):
+        for _ in range(steps):
+            theta = theta + lr * exact_policy_gradient(mdp, theta)
+        return _J(mdp, theta)
+
+    assert ascend(np.array([[2.0, 0.0], [0.0, 0.0]])) == pytest.approx(2.0, abs=1e-2)  # p ≈ 0.12: local
+    assert ascend(np.zeros((2, 2))) == pytest.approx(2.5, abs=1e-2)  # p = 0.5: global
+    with pytest.raises(ValueError, match="H must be"):
+        local_optimum_mdp(H=1)
+
+
+# ----------------------------------------------------------------------------- exact objective
+def test_objective_types_numpy_tensor_and_graph():
+    mdp, theta = random_mdp(3, 2, H=4, seed=0), _theta(3, 2)
+    J_np = exact_objective(mdp, theta)
+    assert isinstance(J_np, torch.Tensor) and J_np.shape == () and J_np.dtype == torch.float64
+    t = torch.tensor(theta, dtype=torch.float32, requires_grad=True)
+    J_t = exact_objective(mdp, t)
+    J_t.backward()
+    assert J_t.item() == pytest.approx(J_np.item(), rel=1e-6) and t.grad is not None
+    pi = torch.tensor(tabular_softmax(theta))
+    assert objective_from_policy(mdp, pi).item() == pytest.approx(J_np.item(), abs=1e-14)
+    with pytest.raises(ValueError, match=r"theta must have shape \(S, A\) = \(3, 2\)"):
+        exact_objective(mdp, np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("S, A, H", FINITE)
+def test_dp_equals_enumeration(S, A, H):
+    mdp, theta = random_mdp(S, A, H=H, seed=S + A + H), _theta(S, A, seed=H)
+    e = enumerate_trajectories(mdp, theta)
+    assert e.probs.sum() == pytest.approx(1.0, abs=1e-12)
+    assert abs((e.probs * e.rewards.sum(1)).sum() - _J(mdp, theta)) < 1e-12
+
+
+def test_discounted_solve_equals_long_truncated_sum():
+    g = 0.9
+    mdp, theta = random_mdp(4, 3, gamma=g, seed=1), _theta(4, 3)
+    pi = tabular_softmax(theta)
+    P_pi, r_pi = np.einsum("sa,sat->st", pi, mdp.P), (pi * mdp.r).sum(1)
+    d, total = mdp.mu.copy(), 0.0
+    for h in range(800):  # γ^800 ≈ 1e-37
+        total += g**h * d @ r_pi
+        d = d @ P_pi
+    assert abs(_J(mdp, theta) - total) < 1e-12
+
+
+@pytest.mark.parametrize("mdp", [random_mdp(3, 2, H=4, seed=2), random_mdp(3, 3, gamma=0.8, seed=3)])
+def test_gradient_against_central_finite_differences(mdp):
+    theta, eps = _theta(mdp.S, mdp.A, seed=4), 1e-5
+    grad = exact_policy_gradient(mdp, theta)
+    assert grad.shape == (mdp.S, mdp.A) and grad.dtype == np.float64
+    fd = np.zeros_like(theta)
+    for i, j in np.ndindex(theta.shape):
+        e = np.zeros_like(theta)
+        e[i, j] = eps
+        fd[i, j] = (_J(mdp, theta + e) - _J(mdp, theta - e)) / (2 * eps)
+    np.testing.assert_allclose(grad, fd, atol=1e-9)
+    assert np.array_equal(exact_policy_gradient(mdp, torch.tensor(theta, requires_grad=True)), grad)
+
+
+def test_policy_gradient_theorem_finite_horizon():
+    mdp, theta = random_mdp(4, 3, H=6, seed=7), _theta(4, 3, seed=7)
+    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), state_visitation(mdp, theta)
+    adv = Q - V[:, :, None]  # A_h(s, a): (H, S, A)
+    closed = (d[:, :, None] * pi[None] * adv).sum(0)  # Σ_h d_h(s) π(a|s) A_h(s, a)
+    np.testing.assert_allclose(exact_policy_gradient(mdp, theta), closed, atol=1e-13)
+
+
+def test_policy_gradient_theorem_discounted():
+    g = 0.85
+    mdp, theta = random_mdp(4, 3, gamma=g, seed=8), _theta(4, 3, seed=8)
+    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), state_visitation(mdp, theta)
+    closed = d[:, None] * pi * (Q - V[:, None]) / (1 - g)
+    np.testing.assert_allclose(exact_policy_gradient(mdp, theta), closed, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- values and visitation
+def test_policy_evaluation_finite_horizon():
+    mdp, theta = random_mdp(3, 2, H=5, seed=9), _theta(3, 2)
+    V, Q = policy_evaluation(mdp, theta)
+    assert V.shape == (5, 3) and Q.shape == (5, 3, 2)
+    assert mdp.mu @ V[0] == pytest.approx(_J(mdp, theta), abs=1e-13)
+    np.testing.assert_allclose(Q[-1], mdp.r)  # last step: only the immediate reward
+    np.testing.assert_allclose(V, (tabular_softmax(theta) * Q).sum(-1), atol=1e-14)
+    per_step = np.broadcast_to(tabular_softmax(theta), (5, 3, 2))  # per-step π, same at each h
+    np.testing.assert_allclose(policy_evaluation(mdp, pi=per_step).V, V, atol=1e-14)
+
+
+def test_policy_evaluation_discounted_bellman():
+    mdp, theta = random_mdp(3, 2, gamma=0.7, seed=10), _theta(3, 2)
+    V, Q = policy_evaluation(mdp, theta)
+    pi = tabular_softmax(theta)
+    np.testing.assert_allclose(Q, mdp.r + 0.7 * mdp.P @ (pi * Q).sum(1), atol=1e-13)
+    assert mdp.mu @ V == pytest.approx(_J(mdp, theta), abs=1e-13)
+
+
+def test_state_visitation_finite_against_enumeration():
+    mdp, theta = random_mdp(3, 2, H=4, seed=11), _theta(3, 2)
+    d = state_visitation(mdp, theta)
+    e = enumerate_trajectories(mdp, theta)
+    counts = np.stack([np.bincount(e.states[:, h], weights=e.probs, minlength=3) for h in range(4)])
+    np.testing.assert_allclose(d, counts, atol=1e-13)
+
+
+def test_state_visitation_discounted_against_truncated_sum():
+    g = 0.8
+    mdp, theta = random_mdp(3, 2, gamma=g, seed=12), _theta(3, 2)
+    P_pi = np.einsum("sa,sat->st", tabular_softmax(theta), mdp.P)
+    d, total = mdp.mu.copy(), np.zeros(3)
+    for h in range(400):
+        total += (1 - g) * g**h * d
+        d = d @ P_pi
+    np.testing.assert_allclose(state_visitation(mdp, theta), total, atol=1e-13)
+    assert state_visitation(mdp, theta).sum() == pytest.approx(1.0)
+
+
+def test_policy_argument_errors():
+    mdp = random_mdp(2, 2, H=3, seed=0)
+    with pytest.raises(ValueError, match="exactly one of theta"):
+        policy_evaluation(mdp)
+    with pytest.raises(ValueError, match="exactly one of theta"):
+        policy_evaluation(mdp, np.zeros((2, 2)), pi=np.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match="pi .* must sum to 1"):
+        state_visitation(mdp, pi=np.zeros((2, 2)))  # logits passed as probabilities
+    with pytest.raises(ValueError, match=r"pi must have shape \(2, 2\) or \(3, 2, 2\)"):
+        policy_evaluation(mdp, pi=np.full((4, 2, 2), 0.5))
+    with pytest.raises(ValueError, match="NaN"):
+        policy_evaluation(mdp, np.full((2, 2), np.nan))
+
+
+# ----------------------------------------------------------------------------- optimal value
+@pytest.mark.parametrize("mdp", [random_mdp(3, 2, H=4, seed=13), random_mdp(3, 3, gamma=0.9, seed=14)])
+def test_optimal_value_dominates_random_softmax_policies(mdp):
+    sol = optimal_value(mdp)
+    for k in range(20):
+        assert sol.J >= _J(mdp, _theta(mdp.S, mdp.A, seed=k, scale=3.0)) - 1e-12
+    assert sol.J == pytest.approx(mdp.mu @ policy_evaluation(mdp, pi=sol.pi).V.reshape(-1, mdp.S)[0], abs=1e-12)
+
+
+def test_optimal_value_finite_matches_brute_force_over_nonstationary_policies():
+    mdp = random_mdp(2, 2, H=3, seed=15)
+    sol = optimal_value(mdp)
+    assert sol.V.shape == (3, 2) and sol.pi.shape == (3, 2, 2)
+    best = max(mdp.mu @ policy_evaluation(mdp, pi=np.eye(2)[np.array(acts).reshape(3, 2)]).V[0]
+               for acts in itertools.product(range(2), repeat=6))  # all (A^S)^H = 64 policies
+    assert sol.J == pytest.approx(best, abs=1e-13)
+
+
+def test_optimal_value_discounted_matches_brute_force_and_greedy_softmax():
+    mdp = random_mdp(4, 3, gamma=0.9, seed=16)
+    sol = optimal_value(mdp)
+    assert sol.V.shape == (4,) and sol.pi.shape == (4, 3)
+    best = max(mdp.mu @ policy_evaluation(mdp, pi=np.eye(3)[list(acts)]).V
+               for acts in itertools.product(range(3), repeat=4))  # all A^S = 81 policies
+    assert sol.J == pytest.approx(best, abs=1e-12)
+    assert _J(mdp, 60.0 * sol.pi) == pytest.approx(sol.J, abs=1e-9)  # softmax → the greedy policy
+
+
+# ----------------------------------------------------------------------------- sampling
+def test_sampling_shapes_dtypes_and_seeds():
+    mdp, theta = random_mdp(3, 2, H=6, seed=17), _theta(3, 2)
+    tr = sample_trajectories(mdp, theta, 50, seed=0)
+    states, actions, rewards = tr
+    assert states.shape == actions.shape == rewards.shape == (50, 6)
+    assert states.dtype == actions.dtype == np.int64 and rewards.dtype == np.float64
+    assert states.min() >= 0 and states.max() < 3 and actions.min() >= 0 and actions.max() < 2
+    np.testing.assert_array_equal(rewards, mdp.r[states, actions])
+    again = sample_trajectories(mdp, theta, 50, seed=0)
+    assert all(np.array_equal(x, y) for x, y in zip(tr, again))
+    other = sample_trajectories(mdp, theta, 50, seed=1)
+    assert not np.array_equal(tr.states, other.states)
+    via_pi = sample_trajectories(mdp, None, 50, np.random.default_rng(0), pi=tabular_softmax(theta))
+    assert all(np.array_equal(x, y) for x, y in zip(tr, via_pi))
+
+
+def test_sampling_never_takes_zero_probability_steps():
+    mdp = two_state_mdp(H=6)  # deterministic P, μ = δ_0
+    pi = np.array([[1.0, 0.0], [0.0, 1.0]])  # stay in 0 forever
+    s, a, _ = sample_trajectories(mdp, None, 200, 3, pi=pi)
+    assert np.all(s == 0) and np.all(a == 0)
+
+
+def test_sampled_trajectory_frequencies_match_enumeration():
+    mdp, theta = chain_mdp(3, H=4), _theta(3, 2)  # P has zeros: some trajectories are impossible
+    e = enumerate_trajectories(mdp, theta)
+    N = 50_000
+    s, a, _ = sample_trajectories(mdp, theta, N, seed=4)
+    code = lambda st, ac: (st * 2 + ac) @ (6 ** np.arange(4))  # a trajectory as one integer
+    sampled, exact = code(s, a), code(e.states, e.actions)
+    assert set(sampled) <= set(exact)  # never an impossible trajectory
+    freq = (sampled[:, None] == exact[None]).mean(0)
+    se = np.sqrt(e.probs * (1 - e.probs) / N)
+    assert np.all(np.abs(freq - e.probs) < 4 * se)
+
+
+def test_monte_carlo_return_within_standard_errors():
+    mdp, theta = random_mdp(4, 3, H=5, seed=18), _theta(4, 3)
+    ret = sample_trajectories(mdp, theta, 20_000, seed=1).rewards.sum(1)  # R(τ): (N,)
+    se = ret.std(ddof=1) / np.sqrt(len(ret))
+    assert abs(ret.mean() - _J(mdp, theta)) < 4 * se
+
+
+def test_monte_carlo_reinforce_gradient_within_standard_errors():
+    mdp, theta = random_mdp(3, 2, H=4, seed=19), _theta(3, 2)
+    s, a, r = sample_trajectories(mdp, theta, 20_000, seed=2)
+    per_traj = grad_log_tabular_softmax_batch(theta, s, a).sum(1) * r.sum(1)[:, None, None]  # (N, S, A)
+    se = per_traj.std(0, ddof=1) / np.sqrt(len(r))
+    assert np.all(np.abs(per_traj.mean(0) - exact_policy_gradient(mdp, theta)) < 4 * se + 1e-12)
+
+
+def test_monte_carlo_discounted_truncated_return():
+    g, H = 0.8, 60  # truncation bias ≤ γ^H max|r|/(1−γ) ≈ 7e-6
+    mdp, theta = random_mdp(3, 2, gamma=g, seed=20), _theta(3, 2)
+    r = sample_trajectories(mdp, theta, 10_000, seed=3, H=H).rewards
+    ret = r @ g ** np.arange(H)
+    se = ret.std(ddof=1) / np.sqrt(len(ret))
+    assert abs(ret.mean() - _J(mdp, theta)) < 4 * se + g**H / (1 - g)
+
+
+def test_sampling_errors():
+    fin, disc = random_mdp(2, 2, H=3, seed=0), random_mdp(2, 2, gamma=0.9, seed=0)
+    theta = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="needs a truncation horizon"):
+        sample_trajectories(disc, theta, 10, 0)
+    with pytest.raises(ValueError, match="horizon H = 3"):
+        sample_trajectories(fin, theta, 10, 0, H=5)
+    with pytest.raises(ValueError, match="N must be"):
+        sample_trajectories(fin, theta, 0, 0)
+    with pytest.raises(ValueError, match="H must be"):
+        sample_trajectories(disc, theta, 10, 0, H=0)
+    with pytest.raises(ValueError, match="theta must have shape"):
+        sample_trajectories(fin, np.zeros(2), 10, 0)
+
+
+# ----------------------------------------------------------------------------- enumeration
+def test_enumeration_probabilities_are_the_trajectory_likelihood():
+    mdp, theta = random_mdp(2, 3, H=3, seed=21), _theta(2, 3)
+    st, ac, rw, pr = enumerate_trajectories(mdp, theta)
+    assert st.shape == ac.shape == rw.shape == (6**3, 3) and pr.shape == (6**3,)
+    assert len({tuple(x) for x in np.concatenate([st, ac], 1)}) == 6**3  # all distinct
+    pi = tabular_softmax(theta)
+    # ρ_θ(τ) = μ(s_0) Π_h π(a_h|s_h) Π_{h<H−1} P(s_{h+1}|s_h, a_h), recomputed independently
+    rho = mdp.mu[st[:, 0]] * pi[st, ac].prod(1) * mdp.P[st[:, :-1], ac[:, :-1], st[:, 1:]].prod(1)
+    np.testing.assert_allclose(pr, rho, rtol=1e-13)
+    np.testing.assert_array_equal(rw, mdp.r[st, ac])
+
+
+def test_enumeration_drops_zero_probability_trajectories():
+    e = enumerate_trajectories(two_state_mdp(H=4), np.zeros((2, 2)))
+    assert len(e.probs) == 2**4  # deterministic P and μ = δ_0: only the action choices branch
+    np.testing.assert_allclose(e.probs, 1 / 16)
+
+
+def test_exact_expectation_of_reinforce_estimators_is_the_gradient():
+    mdp, theta = random_mdp(2, 2, H=4, seed=22), _theta(2, 2)
+    st, ac, rw, pr = enumerate_trajectories(mdp, theta)
+    score = grad_log_tabular_softmax_batch(theta, st, ac)  # (M, H, S, A)
+    reinforce = score.sum(1) * rw.sum(1)[:, None, None]
+    rtg = np.cumsum(rw[:, ::-1], axis=1)[:, ::-1]  # Σ_{t=h}^{H−1} r_t
+    reward_to_go = (score * rtg[:, :, None, None]).sum(1)
+    exact = exact_policy_gradient(mdp, theta)
+    np.testing.assert_allclose(np.einsum("m,msa->sa", pr, reinforce), exact, atol=1e-12)
+    np.testing.assert_allclose(np.einsum("m,msa->sa", pr, reward_to_go), exact, atol=1e-12)
+
+
+def test_enumeration_guards():
+    with pytest.raises(ValueError, match=r"\(S·A\)\^H = \(3·3\)\^8"):
+        enumerate_trajectories(random_mdp(3, 3, H=8, seed=0), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="exceeds max_trajectories = 10"):
+        enumerate_trajectories(random_mdp(2, 2, H=2, seed=0), np.zeros((2, 2)), max_trajectories=10)
+    with pytest.raises(ValueError, match="finite-horizon"):
+        enumerate_trajectories(random_mdp(2, 2, gamma=0.5, seed=0), np.zeros((2, 2)))

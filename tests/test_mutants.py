@@ -1,0 +1,46 @@
+"""The mutation suite: every autograder test cell rejects plausible wrong answers and accepts
+other correct implementations. Wrong answers live in tests/mutants/m<NN>_<notebook>.py."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from mutation import SOLUTIONS, run_test_cell, stub, grader_cell_sources
+
+MODULES = [importlib.import_module(f"mutants.{p.stem}")
+           for p in sorted((Path(__file__).parent / "mutants").glob("m*.py"))]
+
+
+def _cases(kind: str):
+    for module in MODULES:
+        for ex in module.EXERCISES:
+            answers = ex.wrong + [stub] if kind == "wrong" else ex.correct
+            for answer in answers:
+                yield pytest.param(module.NOTEBOOK, ex, answer, id=f"{module.NOTEBOOK}-{ex.function}-{answer.__name__}")
+
+
+@pytest.mark.parametrize("notebook, exercise, answer", list(_cases("wrong")))
+def test_wrong_answer_fails(notebook, exercise, answer):
+    source = grader_cell_sources(notebook)[exercise.test_cell]
+    with pytest.raises(Exception):
+        run_test_cell(source, {**exercise.context, exercise.function: answer})
+
+
+@pytest.mark.parametrize("notebook, exercise, answer", list(_cases("correct")))
+def test_correct_answer_passes(notebook, exercise, answer):
+    source = grader_cell_sources(notebook)[exercise.test_cell]
+    stderr = run_test_cell(source, {**exercise.context, exercise.function: answer})
+    assert stderr == "", f"the test cell wrote to stderr, which nbgrader scores as 0: {stderr!r}"
+
+
+def test_every_autograded_cell_has_a_mutation_suite():
+    covered = {(m.NOTEBOOK, ex.test_cell) for m in MODULES for ex in m.EXERCISES}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        for cell_id in grader_cell_sources(path.stem):
+            assert (path.stem, cell_id) in covered, f"{path.stem}:{cell_id} has no mutants in tests/mutants/"
+    for module in MODULES:
+        for ex in module.EXERCISES:
+            assert len(ex.wrong) >= 3 and len(ex.correct) >= 1, f"{module.NOTEBOOK}:{ex.function} needs more cases"
