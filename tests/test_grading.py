@@ -1,0 +1,211 @@
+"""The grading round trip through nbgrader, in temporary course directories.
+
+For every notebook: the solutions get full autograded marks, the untouched release gets zero
+without crashing the grader, and a submission with one wrong function loses exactly that
+question's points. For notebook 01, also the submissions that break naive graders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import submissions as S
+from pgcourse.grading import autograde, course
+
+# PGCOURSE_GRADE_ONLY=02_softmax_policies,03_… restricts the round trip while authoring one notebook.
+ASSIGNMENTS = [a for a in course.available(S.SOLUTIONS)
+               if not os.environ.get("PGCOURSE_GRADE_ONLY") or a in os.environ["PGCOURSE_GRADE_ONLY"].split(",")]
+NB01 = "01_importance_weighting"
+
+
+def _exercises(assignment: str) -> list[str]:
+    """Autograded exercise names: solution cells that have a test cell `test_<name>`."""
+    cells = S.read(S.SOLUTIONS / f"{assignment}.ipynb").cells
+    ids = {S.grade_id(c) for c in cells}
+    return [S.grade_id(c) for c in cells if c.metadata.get("nbgrader", {}).get("solution")
+            and not c.metadata.nbgrader.get("grade") and f"test_{S.grade_id(c)}" in ids]
+
+
+def _sign_flipped(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    return S.appended_to(nb, name, f"_right_{name} = {name}\n"
+                                   f"def {name}(*args, **kwargs):\n    return -_right_{name}(*args, **kwargs)")
+
+
+def _by_student(results):
+    return {(r.student, r.assignment): r for r in results}
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("submitted")
+    for a in ASSIGNMENTS:
+        S.write(subs, "solved", a, S.solved(a))
+        S.write(subs, "blank", a, S.blank(a))
+        S.write(subs, "one_wrong", a, _sign_flipped(S.solved(a), _exercises(a)[0]))
+    before = _digest(subs)
+    out = tmp_path_factory.mktemp("graded") / "run"
+    results = autograde.grade(subs, out, log=lambda *_: None)
+    assert _digest(subs) == before, "grading modified the submissions"
+    return out, _by_student(results)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_get_full_marks(graded, assignment):
+    _, results = graded
+    r = results["solved", assignment]
+    assert not r.error
+    auto = [q for q in r.questions if q.status != "manual"]
+    assert auto and all(q.points == q.max_points for q in auto), autograde.format_table([r])
+    # written answers are left for the instructor, not scored 0
+    manual = [q for q in r.questions if q.status == "manual"]
+    assert all(q.points is None for q in manual)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_notebook_gets_zero(graded, assignment):
+    _, results = graded
+    r = results["blank", assignment]
+    assert not r.error, r.error
+    assert r.questions and r.points == 0, autograde.format_table([r])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_one_wrong_function_loses_only_its_points(graded, assignment):
+    _, results = graded
+    r = results["one_wrong", assignment]
+    wrong = f"test_{_exercises(assignment)[0]}"
+    for q in r.questions:
+        if q.question == wrong:
+            assert q.points == 0 and q.status == "failed", autograde.format_table([r])
+        elif q.status != "manual":
+            assert q.points == q.max_points, autograde.format_table([r])
+
+
+def _html_text(path: Path) -> str:
+    return re.sub(r"<[^>]+>", "", path.read_text())
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_hides_hidden_tests(graded, assignment):
+    out, results = graded
+    hidden_lines = []
+    for cell in S.read(S.SOLUTIONS / f"{assignment}.ipynb").cells:
+        match = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        if match:
+            hidden_lines += [l.strip() for l in match.group(1).splitlines() if len(l.strip()) > 25]
+    assert hidden_lines, "every notebook should have hidden tests"
+    for student in ("solved", "one_wrong"):
+        r = results[student, assignment]
+        assert r.feedback and r.feedback.exists()
+        text = _html_text(r.feedback).replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&") \
+            .replace("&lt;", "<").replace("&gt;", ">")
+        leaked = [l for l in hidden_lines if l in text]
+        assert not leaked, f"hidden tests leak into {r.feedback}: {leaked[:3]}"
+    # the autograded copy did run them (so the check above is meaningful)
+    autograded = out / "course" / "autograded" / "solved" / assignment / f"{assignment}.ipynb"
+    assert "BEGIN HIDDEN TESTS" in autograded.read_text()
+
+
+def test_grades_csv_lists_every_question(graded):
+    out, results = graded
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("student,assignment,question,points,max_points,status")
+    expected = sum(len(r.questions) + 1 for r in results.values())
+    assert len(rows) == 1 + expected
+
+
+def test_refuses_to_overwrite_an_earlier_run(graded, tmp_path):
+    out, _ = graded
+    with pytest.raises(SystemExit, match="never overwrites"):
+        autograde.grade(tmp_path, out)
+
+
+# ---- submissions that break naive graders (notebook 01) ---------------------------------------
+
+WRONG_SCORE = ("def score_function_gradient_estimate(theta, xs, f):\n"
+               "    return np.zeros(len(theta))")
+
+
+@pytest.fixture(scope="module")
+def robust(tmp_path_factory):
+    sol = S.solved(NB01)
+    subs = tmp_path_factory.mktemp("robust")
+    S.write(subs, "infinite_loop", NB01, S.with_answer(sol, "score_function_gradient_estimate", "while True:\n    pass"))
+    S.write(subs, "kernel_dies", NB01, S.with_answer(sol, "score_function_gradient_estimate", "import os\nos._exit(1)"))
+    S.write(subs, "not_json", NB01, '{"cells": [ this is not JSON')
+    S.write(subs, "deleted_test", NB01, S.without_cell(S.with_answer(sol, "score_function_gradient_estimate", WRONG_SCORE),
+                                                       "test_score_function_gradient_estimate"))
+    S.write(subs, "edited_test", NB01, S.with_answer(S.with_answer(sol, "score_function_gradient_estimate", WRONG_SCORE),
+                                                     "test_score_function_gradient_estimate", "print('all good')"))
+    S.write(subs, "extra_cells", NB01, S.with_inserted_cell_before(sol, "test_iw_gradient_estimate", "x = 1\nprint(x)"))
+    S.write(subs, "renamed", NB01, sol, name=f"{NB01}-Copy1.ipynb")
+    out = tmp_path_factory.mktemp("robust_graded") / "run"
+    return _by_student(autograde.grade(subs, out, timeout=10, log=lambda *_: None))
+
+
+def _points(r, question):
+    return next(q.points for q in r.questions if q.question == question)
+
+
+def test_infinite_loop_is_interrupted(robust):
+    r = robust["infinite_loop", NB01]
+    assert not r.error
+    assert _points(r, "test_iw_gradient_estimate") == 4
+    assert _points(r, "test_score_function_gradient_estimate") == 0
+
+
+def test_dead_kernel_fails_only_that_submission(robust):
+    r = robust["kernel_dies", NB01]
+    assert "kernel died" in r.error and r.points == 0
+    assert robust["renamed", NB01].points == 8
+
+
+def test_invalid_json_is_reported(robust):
+    r = robust["not_json", NB01]
+    assert "not a valid notebook" in r.error and r.points == 0
+    assert {q.question for q in r.questions} >= {"test_iw_gradient_estimate", "test_score_function_gradient_estimate"}
+
+
+def test_deleted_and_edited_test_cells_are_restored(robust):
+    for student in ("deleted_test", "edited_test"):
+        r = robust[student, NB01]
+        assert not r.error
+        assert _points(r, "test_score_function_gradient_estimate") == 0, autograde.format_table([r])
+        assert _points(r, "test_iw_gradient_estimate") == 4
+
+
+def test_inserted_cells_and_renamed_notebooks_are_graded(robust):
+    assert robust["extra_cells", NB01].points == 8
+    r = robust["renamed", NB01]
+    assert "Copy1" in r.note and r.points == 8
+
+
+# ---- the student's self-check ---------------------------------------------------------------
+
+def test_check_command_reports_and_exits_nonzero(tmp_path):
+    blank = S.write(tmp_path, "me", NB01, S.blank(NB01))
+    run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(blank)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "test_iw_gradient_estimate" in run.stdout and "not implemented yet" in run.stdout
+    solved = S.write(tmp_path, "me2", NB01, S.solved(NB01))
+    run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(solved)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout
+    assert "8 / 8" in run.stdout
