@@ -1,0 +1,72 @@
+"""The project's own consistency: pinned environments agree, student notebooks are current."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pgcourse.grading import release
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
+    return dict(re.match(r"([A-Za-z0-9_.-]+)==([^;\s]+)", s).groups() for s in specs)
+
+
+def _environment_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        match = re.match(r"\s*-\s*([A-Za-z0-9_.-]+)==(\S+)", line)
+        if match:
+            pins[match.group(1)] = match.group(2)
+    return pins
+
+
+def test_environment_yml_matches_pyproject():
+    assert _environment_pins() == _pyproject_pins()
+
+
+def test_every_dependency_is_pinned_and_torch_is_the_cpu_pin():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"]:
+        assert "==" in spec, f"unpinned dependency {spec}"
+    assert _pyproject_pins()["torch"] == "2.13.0"
+
+
+def _normalized(path: Path) -> dict:
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("widgets", None)
+    return nb
+
+
+def test_student_notebooks_are_current(tmp_path):
+    """notebooks/ must be exactly what `pgcourse release` produces from solutions/."""
+    written = release.release(notebooks_dir=tmp_path)
+    committed = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert committed == sorted(p.name for p in written), "run `pgcourse release`: notebooks/ lacks or has extra files"
+    for path in written:
+        assert _normalized(path) == _normalized(ROOT / "notebooks" / path.name), \
+            f"notebooks/{path.name} is stale: run `pgcourse release`"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_notebooks_are_kept_without_outputs(folder):
+    for path in sorted((ROOT / folder).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        with_outputs = [i for i, c in enumerate(nb.cells) if c.get("outputs")]
+        assert not with_outputs, f"{path.name} has stored outputs in cells {with_outputs}"
+
+
+def test_student_notebooks_hold_no_solutions_or_hidden_tests():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        text = path.read_text()
+        for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "Mark scheme"):
+            assert marker not in text, f"{path.name} contains {marker!r}"
