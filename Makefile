@@ -13,7 +13,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --retries 1 --timeout 15 --extra-index-url $(TORCH_INDEX) "$(TORCH)"
+	$(BIN)/pip install --quiet --retries 1 --timeout 15 --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
