@@ -1,0 +1,136 @@
+"""Exact means and variances of policy-gradient estimators, by enumerating every trajectory.
+
+Every estimator in notebooks 03 and 04 averages a per-trajectory term over N sampled trajectories,
+
+    ĝ = (1/N) Σ_{i=1}^N g(τ_i),   τ_i ∼ ρ_θ,   g(τ) = Σ_{h=0}^{H-1} ∇_θ ln π_θ(a_h | s_h) Ψ_h(τ),
+
+with weights Ψ_h = R(τ) (REINFORCE), Ψ_h = G_h = Σ_{t=h}^{H-1} r_t (reward-to-go) or
+Ψ_h = G_h − b_h(s_h) (with a baseline). On a small finite-horizon MDP the trajectories can be
+listed (`pgcourse.mdp.enumerate_trajectories`), so
+
+    E[ĝ] = Σ_τ ρ_θ(τ) g(τ),   Cov[ĝ] = (1/N) Σ_τ ρ_θ(τ) (g(τ) − E g)(g(τ) − E g)ᵀ,
+
+exactly, and "total variance" means the trace of the covariance, E‖g(τ) − E g‖², for N = 1.
+
+The key lemma behind reward-to-go: for t < h,
+
+    E_{τ∼ρ_θ}[∇_θ ln π_θ(a_h | s_h) r(s_t, a_t)] = 0,
+
+because conditioned on (s_0, a_0, …, s_h) the factor r(s_t, a_t) is fixed and
+E_{a∼π_θ(·|s_h)}[∇_θ ln π_θ(a | s_h)] = ∇_θ Σ_a π_θ(a | s_h) = ∇_θ 1 = 0. The same argument makes
+any baseline b(s_h) (a function of the state and step only) leave the expectation unchanged.
+`lemma_terms` computes the whole (h, t) matrix of these expectations.
+
+References: Williams (1992); Sutton et al. (2000); Greensmith, Bartlett & Baxter (2004) for
+baselines and variance.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from pgcourse.mdp import EnumeratedTrajectories, TabularMDP, enumerate_trajectories
+from pgcourse.policies import grad_log_tabular_softmax_batch
+
+__all__ = [
+    "Moments", "score_weighted_terms", "per_trajectory_terms", "exact_moments", "lemma_terms",
+    "lemma_term_norms", "baseline_per_step", "best_constant_baseline",
+]
+
+
+class Moments(NamedTuple):
+    """Exact moments of one trajectory's term g(τ): mean (…), covariance (D, D) with D = mean.size,
+    and total variance tr Cov = E‖g − E g‖² (divide by N for an average of N trajectories)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    total_variance: float
+
+
+def score_weighted_terms(theta: np.ndarray, states: np.ndarray, actions: np.ndarray,
+                         weights: np.ndarray) -> np.ndarray:
+    """Per-trajectory terms g(τ_i) = Σ_h ∇_θ ln π_θ(a_h^i | s_h^i) Ψ_h^i for a tabular softmax π_θ.
+
+    theta: (S, A); states, actions: integer (N, H); weights Ψ: (N, H) (e.g. R(τ) repeated over h,
+    or G_h, or G_h − b). Returns (N, S, A); its mean over axis 0 is the estimate ĝ.
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != np.shape(states):
+        raise ValueError(f"weights must have the shape of states {np.shape(states)}, got {weights.shape}")
+    scores = grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), states, actions)  # (N, H, S, A)
+    return np.einsum("nhsa,nh->nsa", scores, weights)
+
+
+def per_trajectory_terms(estimate: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                         traj: EnumeratedTrajectories) -> np.ndarray:
+    """g(τ_m) = estimate(states, actions, rewards) on the single trajectory τ_m (N = 1), for every m.
+
+    estimate: any estimator that averages a per-trajectory term, called with (1, H) arrays.
+    traj: from `enumerate_trajectories`. Returns (M, …), one row per enumerated trajectory.
+    """
+    rows = [np.asarray(estimate(traj.states[m:m + 1], traj.actions[m:m + 1], traj.rewards[m:m + 1]), dtype=float)
+            for m in range(len(traj.probs))]
+    return np.stack(rows)
+
+
+def exact_moments(terms: np.ndarray, probs: np.ndarray) -> Moments:
+    """E g = Σ_m p_m g_m,  Cov g = Σ_m p_m (g_m − E g)(g_m − E g)ᵀ,  tr Cov = Σ_m p_m ‖g_m − E g‖².
+
+    terms: (M, …) per-trajectory terms; probs: (M,) trajectory probabilities ρ_θ(τ_m), summing to 1.
+    """
+    terms, probs = np.asarray(terms, dtype=float), np.asarray(probs, dtype=float)
+    if probs.shape != (terms.shape[0],):
+        raise ValueError(f"probs must have shape ({terms.shape[0]},) to match terms, got {probs.shape}")
+    if abs(probs.sum() - 1.0) > 1e-9:
+        raise ValueError(f"probs must sum to 1, got {probs.sum():.12g}")
+    mean = np.tensordot(probs, terms, axes=1)
+    centred = (terms - mean).reshape(len(probs), -1)  # (M, D)
+    cov = centred.T @ (probs[:, None] * centred)
+    return Moments(mean, cov, float(np.trace(cov)))
+
+
+def lemma_terms(mdp: TabularMDP, theta: np.ndarray, traj: EnumeratedTrajectories | None = None) -> np.ndarray:
+    """T[h, t] = E_{τ∼ρ_θ}[∇_θ ln π_θ(a_h | s_h) r(s_t, a_t)] for all h, t, exactly. Shape (H, H, S, A).
+
+    The lemma: T[h, t] = 0 for t < h (rewards earned before step h). Summing T over all (h, t)
+    gives REINFORCE's expectation, over t ≥ h reward-to-go's; both equal ∇_θ J(θ).
+    traj: the enumeration of (mdp, theta), if already at hand.
+    """
+    traj = enumerate_trajectories(mdp, theta) if traj is None else traj
+    scores = grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), traj.states, traj.actions)  # (M, H, S, A)
+    return np.einsum("m,mhsa,mt->htsa", traj.probs, scores, traj.rewards)
+
+
+def lemma_term_norms(terms: np.ndarray) -> np.ndarray:
+    """‖T[h, t]‖ (Frobenius) for a (H, H, S, A) array from `lemma_terms`: the (H, H) heatmap."""
+    return np.sqrt(np.sum(np.asarray(terms) ** 2, axis=(-2, -1)))
+
+
+def baseline_per_step(baseline: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Per-step baseline values b_h = b(s_h) for trajectories `states` (…, H).
+
+    baseline: (S,) a state baseline b(s), or (H, S) a step-dependent one b_h(s) such as V^π_h(s)
+    from `policy_evaluation(mdp, theta).V`. Returns an array with the shape of states.
+    """
+    baseline, states = np.asarray(baseline, dtype=float), np.asarray(states)
+    if baseline.ndim == 1:
+        return baseline[states]
+    H = states.shape[-1]
+    if baseline.ndim != 2 or baseline.shape[0] != H:
+        raise ValueError(f"baseline must have shape (S,) or (H, S) with H = {H}, got {baseline.shape}")
+    return baseline[np.arange(H), states]  # b_h(s_h): step index broadcasts along the last axis
+
+
+def best_constant_baseline(theta: np.ndarray, traj: EnumeratedTrajectories, weights: np.ndarray) -> float:
+    """The constant c minimising the total variance of g_c(τ) = Σ_h ∇_θ ln π_θ(a_h|s_h)(Ψ_h − c).
+
+    With u(τ) = Σ_h ∇_θ ln π_θ(a_h|s_h) (mean zero), E‖g_0 − c u‖² is a parabola in c with
+    minimum c* = E⟨g_0, u⟩ / E‖u‖². weights: Ψ for every enumerated trajectory, (M, H).
+    Returns 0.0 when u ≡ 0 (e.g. a deterministic policy).
+    """
+    g0 = score_weighted_terms(theta, traj.states, traj.actions, weights).reshape(len(traj.probs), -1)
+    u = score_weighted_terms(theta, traj.states, traj.actions, np.ones_like(weights)).reshape(len(traj.probs), -1)
+    denom = float(traj.probs @ np.sum(u * u, axis=1))
+    return float(traj.probs @ np.sum(g0 * u, axis=1)) / denom if denom > 0 else 0.0
