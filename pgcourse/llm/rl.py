@@ -1,0 +1,166 @@
+"""REINFORCE and RLOO on the summarizer, against the learned reward model (or the gold judge).
+
+The whole response y is one action, so REINFORCE on a language model is the lecture's estimator
+with H = 1 and ln π_θ(y | x) = Σ_t ln π_θ(y_t | x, y_<t):
+    ∇J(θ) ≈ (1/N) Σ_i A_i ∇_θ ln π_θ(y_i | x_i),
+    r_i = RM(x_i, y_i) − β Σ_t [ln π_θ(y_i,t | ·) − ln π_ref(y_i,t | ·)]   (KL to SFT, no gradient)
+          and r_i = −1 when y_i has no <end>;
+    REINFORCE: A_i = r_i − b, b a moving average of past rewards;
+    RLOO(k):   A_i = r_i − (1/(k−1)) Σ_{j≠i} r_j over the k samples of the same prompt.
+The four functions the student writes in notebook 06 are arguments (`LMFunctions`); the versions
+here are the references.
+
+References: Williams 1992; Kool et al. 2019 and Ahmadian et al. 2024 (RLOO); Huang et al. 2024;
+Stiennon et al. 2020 and Jaques et al. 2019 (KL penalty to the SFT policy).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import EOS, DataConfig, Post, decode_responses, encode_prompts, response_mask
+from .judge import gold_scores, summary_stats
+from .model import GPT, generate, response_logits
+from .reward_model import RewardModel
+
+
+# ----------------------------------------------------------------------------- reference pieces
+def sequence_log_prob(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor
+                      ) -> torch.Tensor:
+    """ln π(y | x) = Σ_t mask_t · ln softmax(logits_t)[y_t].
+
+    logits (B, T, V) predict tokens (B, T); mask (B, T) is 1 on response positions. Returns (B,).
+    """
+    if logits.dim() != 3 or logits.shape[:2] != tokens.shape or tokens.shape != mask.shape:
+        raise ValueError(f"need logits (B,T,V), tokens (B,T), mask (B,T); got "
+                         f"{tuple(logits.shape)}, {tuple(tokens.shape)}, {tuple(mask.shape)}")
+    logp = F.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return torch.where(mask > 0, logp, torch.zeros_like(logp)).sum(dim=1)
+
+
+def kl_penalized_reward(scores: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor,
+                        beta: float) -> torch.Tensor:
+    """r = score − β (ln π_θ(y|x) − ln π_ref(y|x)), all (N,); a constant: no gradient flows."""
+    if not scores.shape == logp.shape == ref_logp.shape:
+        raise ValueError(f"shapes differ: {tuple(scores.shape)}, {tuple(logp.shape)}, "
+                         f"{tuple(ref_logp.shape)}")
+    return (scores - beta * (logp - ref_logp)).detach()
+
+
+def rloo_advantages(rewards: torch.Tensor) -> torch.Tensor:
+    """A_i = r_i − (Σ_j r_j − r_i)/(k − 1): rewards (P, k) for k samples of each of P prompts."""
+    if rewards.dim() != 2:
+        raise ValueError(f"rewards must be (P, k), got shape {tuple(rewards.shape)}")
+    k = rewards.shape[1]
+    if k < 2:
+        raise ValueError(f"RLOO needs k >= 2 samples per prompt, got k={k}")
+    baseline = (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)
+    return rewards - baseline
+
+
+def reinforce_lm_loss(seq_logp: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    """Surrogate −mean_i(A_i · ln π_θ(y_i|x_i)), A constant. Its gradient is the estimator; its
+    value means nothing as a progress signal (watch the rewards instead)."""
+    if seq_logp.shape != advantages.shape:
+        raise ValueError(f"shapes differ: {tuple(seq_logp.shape)} vs {tuple(advantages.shape)}")
+    return -(advantages.detach() * seq_logp).mean()
+
+
+@dataclass(frozen=True)
+class LMFunctions:
+    """The four pluggable pieces (the student's, or these references)."""
+
+    sequence_log_prob: Callable = sequence_log_prob  # (B,T,V), (B,T), (B,T) -> (B,)
+    kl_penalized_reward: Callable = kl_penalized_reward  # (N,)×3, β -> (N,) no grad
+    rloo_advantages: Callable = rloo_advantages  # (P, k) -> (P, k)
+    reinforce_lm_loss: Callable = reinforce_lm_loss  # (N,), (N,) -> scalar
+
+
+# ----------------------------------------------------------------------------- the loop
+@dataclass(frozen=True)
+class RLConfig:
+    steps: int = 120  # policy updates
+    samples_per_step: int = 64  # N responses per update, for every method
+    k: int = 1  # samples per prompt; 1 = REINFORCE with a moving-average baseline, ≥ 2 = RLOO
+    beta: float = 0.1  # KL coefficient β
+    lr: float = 3e-4  # AdamW learning rate
+    grad_clip: float = 1.0  # max gradient norm
+    temperature: float = 1.0  # sampling temperature for rollouts
+    baseline_alpha: float = 0.1  # REINFORCE: b ← (1 − α) b + α mean(r)
+    no_end_score: float = -1.0  # score of a response without <end> (replaces the RM score)
+    reward: str = "rm"  # "rm": learned reward model; "gold": the hidden judge (control run)
+
+
+@dataclass
+class RLHistory:
+    """Per-step means over the step's samples."""
+
+    rm_score: list[float] = field(default_factory=list)  # RM score (before KL)
+    gold_score: list[float] = field(default_factory=list)  # hidden gold score
+    kl: list[float] = field(default_factory=list)  # Σ_t ln π_θ − ln π_ref (a KL estimate)
+    reward: list[float] = field(default_factory=list)  # KL-penalised reward
+    repeats: list[float] = field(default_factory=list)  # repeated tokens per summary
+    samples: list[int] = field(default_factory=list)  # cumulative number of samples
+    seconds: float = 0.0  # wall-clock time
+
+
+def train_rl(sft: GPT, rm: RewardModel, posts: list[Post], seed: int, cfg: RLConfig = RLConfig(),
+             fns: LMFunctions = LMFunctions()) -> tuple[GPT, RLHistory]:
+    """Fine-tune a copy of `sft` with REINFORCE (k=1) or RLOO (k≥2); π_ref = the frozen SFT."""
+    if cfg.samples_per_step % cfg.k:
+        raise ValueError(f"samples_per_step={cfg.samples_per_step} not divisible by k={cfg.k}")
+    if cfg.reward not in ("rm", "gold"):
+        raise ValueError(f"reward must be 'rm' or 'gold', got {cfg.reward!r}")
+    t0 = time.perf_counter()
+    policy, ref = copy.deepcopy(sft), sft
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    prompts_all = encode_prompts(posts)  # (M, Tp)
+    R = DataConfig().max_summary  # response cap, <end> included
+    P = cfg.samples_per_step // cfg.k
+    baseline = 0.0  # REINFORCE's moving average; rewards start near 0 (a reference scores 0)
+    hist = RLHistory()
+    for step in range(cfg.steps):
+        pidx = torch.randint(len(posts), (P,), generator=g).repeat_interleave(cfg.k)  # (N,)
+        prompts = prompts_all[pidx]
+        y = generate(policy, prompts, R, cfg.temperature, generator=g)  # (N, R)
+        mask = response_mask(y)
+        logp = fns.sequence_log_prob(response_logits(policy, prompts, y), y, mask)  # (N,)
+        with torch.no_grad():
+            ref_logp = fns.sequence_log_prob(response_logits(ref, prompts, y), y, mask)
+            rm_score = rm(prompts, y)
+        summaries = decode_responses(y)
+        batch_posts = [posts[i] for i in pidx.tolist()]
+        gold = torch.tensor(gold_scores(batch_posts, summaries), dtype=torch.float32)
+        scores = rm_score.clone() if cfg.reward == "rm" else gold.clone()
+        ended = (y == EOS).any(dim=1)
+        if cfg.reward == "rm":
+            scores[~ended] = cfg.no_end_score
+        rewards = fns.kl_penalized_reward(scores, logp, ref_logp, cfg.beta)  # (N,)
+        if cfg.k == 1:
+            adv = rewards - baseline
+            alpha = cfg.baseline_alpha
+            baseline = (1 - alpha) * baseline + alpha * rewards.mean().item()
+        else:
+            adv = fns.rloo_advantages(rewards.view(P, cfg.k)).reshape(-1)
+        loss = fns.reinforce_lm_loss(logp, adv)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        opt.step()
+        hist.rm_score.append(rm_score.mean().item())
+        hist.gold_score.append(gold.mean().item())
+        hist.kl.append((logp.detach() - ref_logp).mean().item())
+        hist.reward.append(rewards.mean().item())
+        hist.repeats.append(float(np.mean([summary_stats(p, s).repeats
+                                           for p, s in zip(batch_posts, summaries)])))
+        hist.samples.append((step + 1) * cfg.samples_per_step)
+    hist.seconds = time.perf_counter() - t0
+    return policy, hist

@@ -1,0 +1,140 @@
+"""The model (KV cache), the four RL pieces, the Bradley-Terry loss and a smoke run of the lab."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pgcourse.llm.data import EOS, PAD, encode_prompts, make_dataset, response_mask
+from pgcourse.llm.lab import QUICK, LabConfig, run_lab
+from pgcourse.llm.model import GPT, generate, response_logits, token_log_probs
+from pgcourse.llm.reward_model import RewardGateError, RMReport, bradley_terry_loss, check_reward_gate
+from pgcourse.llm.rl import (kl_penalized_reward, reinforce_lm_loss, rloo_advantages,
+                             sequence_log_prob)
+from pgcourse.llm.sft import SFTConfig
+from pgcourse.llm.preferences import PrefConfig
+from pgcourse.llm.reward_model import RMConfig
+from pgcourse.llm.rl import RLConfig
+
+torch.set_num_threads(1)
+
+
+def test_kv_cache_decode_equals_full_forward():
+    model = GPT(seed=3)
+    posts, _ = make_dataset(16, seed=2)
+    prompts = encode_prompts(posts)
+    for greedy in (True, False):
+        a = generate(model, prompts, 8, 1.0, torch.Generator().manual_seed(0), greedy, use_cache=True)
+        b = generate(model, prompts, 8, 1.0, torch.Generator().manual_seed(0), greedy, use_cache=False)
+        assert torch.equal(a, b)
+    # tokens after the first <end> are padding
+    for row in a.tolist():
+        if EOS in row:
+            assert all(t == PAD for t in row[row.index(EOS) + 1:])
+
+
+def test_sequence_log_prob_matches_loop_and_ignores_prompt():
+    g = torch.Generator().manual_seed(0)
+    B, T, V = 3, 5, 7
+    logits = torch.randn(B, T, V, generator=g)
+    tokens = torch.randint(V, (B, T), generator=g)
+    mask = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.float)
+    expected = torch.zeros(B)
+    for b in range(B):
+        for t in range(T):
+            if mask[b, t]:
+                expected[b] += math.log(F.softmax(logits[b, t], -1)[tokens[b, t]])
+    assert torch.allclose(sequence_log_prob(logits, tokens, mask), expected, atol=1e-5)
+    changed = logits.clone()
+    changed[0, :2] += 100 * torch.randn(2, V, generator=g)  # prompt positions of row 0
+    assert torch.allclose(sequence_log_prob(changed, tokens, mask), expected, atol=1e-5)
+    with pytest.raises(ValueError):
+        sequence_log_prob(logits, tokens[:, :4], mask)
+
+
+def test_token_log_probs_sum_to_sequence_log_prob():
+    model = GPT(seed=1)
+    posts, refs = make_dataset(4, seed=3)
+    prompts = encode_prompts(posts)
+    y = generate(model, prompts, 8, 1.0, torch.Generator().manual_seed(1))
+    a = token_log_probs(model, prompts, y).sum(1)
+    b = sequence_log_prob(response_logits(model, prompts, y), y, response_mask(y))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_rloo_advantages_loop_and_errors():
+    r = torch.tensor([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
+    adv = rloo_advantages(r)
+    for p in range(2):
+        for i in range(3):
+            others = [r[p, j] for j in range(3) if j != i]
+            assert adv[p, i] == pytest.approx(float(r[p, i] - sum(others) / 2))
+    assert rloo_advantages(torch.tensor([[1.0, 3.0]])).tolist() == [[-2.0, 2.0]]
+    with pytest.raises(ValueError):
+        rloo_advantages(torch.ones(4, 1))
+    with pytest.raises(ValueError):
+        rloo_advantages(torch.ones(4))
+
+
+def test_kl_penalized_reward_has_no_gradient():
+    logp = torch.tensor([-1.0, -2.0], requires_grad=True)
+    r = kl_penalized_reward(torch.tensor([1.0, 0.5]), logp, torch.tensor([-1.5, -1.0]), beta=0.1)
+    assert not r.requires_grad
+    assert torch.allclose(r, torch.tensor([1.0 - 0.1 * 0.5, 0.5 - 0.1 * -1.0]))
+
+
+def test_reinforce_loss_gradient_is_minus_mean_adv_grad():
+    logp = torch.tensor([-1.0, -2.0, -0.5], requires_grad=True)
+    adv = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    loss = reinforce_lm_loss(logp, adv)
+    loss.backward()
+    assert loss.item() == pytest.approx(-(1 * -1 + -2 * -2 + 0.5 * -0.5) / 3)
+    assert torch.allclose(logp.grad, -adv.detach() / 3)
+    assert adv.grad is None  # the advantage is a constant
+
+
+def test_bradley_terry_loss_hand_case_and_gradient():
+    rc = torch.tensor([2.0, 0.0], requires_grad=True)
+    rr = torch.tensor([0.0, 1.0])
+    loss = bradley_terry_loss(rc, rr)
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(1.0))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    assert rc.grad.tolist() == pytest.approx([-(1 - sig(2.0)) / 2, -(1 - sig(-1.0)) / 2], rel=1e-5)
+
+
+def test_reward_gate_raises_on_weak_probes():
+    weak = RMReport(probes={"repeat": 0.5, "hallucination": 0.9})
+    with pytest.raises(RewardGateError, match="repeat"):
+        check_reward_gate(weak)
+    with pytest.warns(UserWarning):
+        assert check_reward_gate(weak, strict=False) is False
+    assert check_reward_gate(RMReport(probes={"repeat": 0.8, "hallucination": 0.8}))
+
+
+def test_lab_smoke_run_with_student_fns():
+    calls = []
+
+    def my_loss(seq_logp, adv):
+        calls.append(1)
+        return reinforce_lm_loss(seq_logp, adv)
+
+    tiny = LabConfig(n_train=300, n_test=50, sft=SFTConfig(steps=5),
+                     prefs=PrefConfig(n_pairs=100, n_heldout=50), rm=RMConfig(steps=3),
+                     rl=RLConfig(steps=2, samples_per_step=8), gold_control=True,
+                     strict_gate=False, n_examples=1)
+    with pytest.warns(UserWarning):
+        res = run_lab(tiny, seed=0, student_fns={"reinforce_lm_loss": my_loss})
+    assert len(calls) == 2 * 4  # 2 steps × (3 methods + gold control)
+    assert set(res.evals) == {"SFT", "REINFORCE", "RLOO k=2", "RLOO k=4", "gold RLOO k=2"}
+    assert len(res.rl["RLOO k=4"].gold_score) == 2 and res.evals["SFT"].win.n == 50
+    assert "TL;DR:" in res.examples and "REBEL" in res.results_table
+    import matplotlib
+    matplotlib.use("Agg")
+    from pgcourse.llm.plots import plot_rl_histories
+    assert len(plot_rl_histories(res.rl, smooth=1).axes) == 3
+    with pytest.raises(ValueError):
+        run_lab(tiny, seed=0, student_fns={"not_a_piece": my_loss})
+    assert QUICK.n_test < LabConfig().n_test
