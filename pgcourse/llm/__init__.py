@@ -1,5 +1,7 @@
-"""The language-model lab of notebook 06: REINFORCE and RLOO on a tiny summarizer, on a CPU.
+"""The language-model lab of notebook 06: RLHF for a tiny summarizer, on a CPU.
 
-data (posts, references) -> judge (hidden gold score) -> model + sft -> reward_model -> rl -> evaluate;
+data (posts, flawed references) -> judge (the hidden gold score) -> model + sft -> preferences ->
+reward_model -> rl (REINFORCE, RLOO) -> evaluate; the rest of the lecture's table: dpo, ppo, rebel;
+overoptimization (proxy vs gold score against KL); hf (the same RL code on a `transformers` model).
 `lab.run_lab` runs the whole pipeline.
 """

@@ -92,6 +92,38 @@ def results_table(win_rates: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
+def pooled_win_rate(results: list) -> tuple[float, float]:
+    """Mean win rate over seeds and its 95% half-width from the judged posts: each seed's test set
+    is an independent sample, so the half-width is sqrt(Σ_s ci_s²) / S. It covers the judging
+    noise, not the seed-to-seed spread of training (show the seeds' min-max beside it).
+
+    results: EvalResult or WinRate per seed. Returns (rate, ci95) in percent.
+    """
+    wins = [r.win if isinstance(r, EvalResult) else r for r in results]
+    if not wins:
+        raise ValueError("need at least one result")
+    rate = float(np.mean([w.rate for w in wins]))
+    return rate, float(np.sqrt(np.sum([w.ci95 ** 2 for w in wins])) / len(wins))
+
+
+def results_table_ci(results: dict[str, list]) -> str:
+    """The lecture's seven rows: ours (mean over seeds ± 95% interval, seeds' range) beside the
+    6.9B numbers. results maps a method to its per-seed EvalResult (or WinRate); rows in the
+    lecture's order, then any other method (e.g. the gold-reward control)."""
+    head = f"{'method':<14}{'ours (toy, CPU)':>17}{'seeds min-max':>16}{'lecture (6.9B)':>16}"
+    lines = [head, "-" * len(head)]
+    for name in dict.fromkeys(list(LECTURE_WIN_RATES) + list(results)):
+        if results.get(name):
+            rate, ci = pooled_win_rate(results[name])
+            seeds = [r.win.rate if isinstance(r, EvalResult) else r.rate for r in results[name]]
+            ours, spread = f"{rate:5.1f} ± {ci:.1f}", f"{min(seeds):.1f}-{max(seeds):.1f}"
+        else:
+            ours, spread = "—", ""
+        lec = LECTURE_WIN_RATES.get(name)
+        lines.append(f"{name:<14}{ours:>17}{spread:>16}{('%.1f' % lec) if lec else '—':>16}")
+    return "\n".join(lines)
+
+
 def metrics_table(results: dict[str, EvalResult]) -> str:
     """One row per method: win rate with interval, gold, facts, length, repeats, hallucinations, KL, RM."""
     head = (f"{'method':<14}{'win %':>14}{'gold':>7}{'facts':>7}{'len':>6}{'rep':>6}{'hall':>6}"

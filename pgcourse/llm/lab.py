@@ -3,6 +3,8 @@
     result = run_lab(LabConfig(), seed=0)                  # ~1-2 minutes on one CPU core
     result = run_lab(QUICK, seed=0, student_fns=my_fns)     # seconds: grading and CI
     print(result.metrics_table); print(result.examples)
+    result = run_lab(TABLE, seed=0)                        # + DPO, PPO, REBEL: the lecture's 7 rows
+    setup = prepare_lab(LabConfig(), seed=0)               # data, SFT and RM only (for other runs)
 
 While nbgrader grades (`NBGRADER_EXECUTION` is set), `lab_config()` returns the QUICK budget.
 
@@ -18,13 +20,19 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .data import DataConfig, decode_responses, encode_prompts, make_dataset
-from .evaluate import EvalResult, evaluate_policy, format_examples, metrics_table, results_table
-from .model import ModelConfig, generate
-from .preferences import PrefConfig, make_pairs
-from .reward_model import RMConfig, RMReport, check_reward_gate, train_reward_model
+from .data import DataConfig, Post, decode_responses, encode_prompts, make_dataset
+from .dpo import DPOConfig, train_dpo
+from .evaluate import (EvalResult, evaluate_policy, format_examples, metrics_table, results_table,
+                       results_table_ci)
+from .model import GPT, ModelConfig, generate
+from .ppo import PPOConfig, train_ppo
+from .preferences import PairSet, PrefConfig, make_pairs
+from .rebel import REBELConfig, rebel_loss, train_rebel
+from .reward_model import RMConfig, RMReport, RewardModel, check_reward_gate, train_reward_model
 from .rl import LMFunctions, RLConfig, RLHistory, train_rl
 from .sft import SFTConfig, SFTHistory, train_sft
+
+EXTRA_METHODS = ("DPO", "PPO", "REBEL")  # the lecture's other rows (opt in: LabConfig.extra_methods)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,10 @@ class LabConfig:
     gold_control: bool = True  # also run RLOO k=2 with the gold judge as the reward
     strict_gate: bool = True  # raise (True) or warn (False) when the RM fails its probes
     n_examples: int = 3  # example posts shown before/after RL
+    extra_methods: tuple[str, ...] = ()  # any of EXTRA_METHODS; TABLE runs all three
+    dpo: DPOConfig = DPOConfig()  # DPO budget, on the reward model's preference pairs
+    ppo: PPOConfig = PPOConfig()  # PPO epochs/clip/lr; steps, samples, β come from `rl`
+    rebel: REBELConfig = REBELConfig()  # REBEL η/epochs/lr; steps, samples, β come from `rl`
 
 
 # ~20 s: enough to exercise every piece (the student's functions included), not to reach the targets
@@ -51,9 +63,39 @@ QUICK = LabConfig(
 )
 
 
+# the seven rows of the lecture's table: ~2-3 minutes per seed on one core
+TABLE = LabConfig(extra_methods=EXTRA_METHODS)
+# QUICK with the three extra methods (their budgets cut to QUICK's size)
+QUICK_TABLE = replace(QUICK, extra_methods=EXTRA_METHODS, dpo=DPOConfig(steps=60))
+
+
 def lab_config() -> LabConfig:
     """The full lab, or QUICK while nbgrader executes the notebook (NBGRADER_EXECUTION set)."""
     return QUICK if os.environ.get("NBGRADER_EXECUTION") else LabConfig()
+
+
+def table_config() -> LabConfig:
+    """TABLE (all seven methods), or QUICK_TABLE while nbgrader executes the notebook."""
+    return QUICK_TABLE if os.environ.get("NBGRADER_EXECUTION") else TABLE
+
+
+@dataclass
+class LabSetup:
+    """Everything before RL: data, the SFT policy, the preference pairs and the reward model."""
+
+    cfg: LabConfig  # the configuration it was built with
+    seed: int  # the seed everything was drawn from
+    posts: list[Post]  # training posts (SFT targets, RL prompts)
+    refs: list[tuple[int, ...]]  # their reference summaries
+    test_posts: list[Post]  # held-out posts for the win rate
+    test_refs: list[tuple[int, ...]]  # their references
+    train_pairs: PairSet  # preference pairs: the RM's and DPO's training data
+    held_pairs: PairSet  # held-out pairs for the RM accuracy
+    sft: GPT  # the SFT policy, π_ref of every method
+    sft_hist: SFTHistory  # SFT loss curve
+    rm: RewardModel  # the learned reward model (frozen)
+    rm_report: RMReport  # its accuracy and probes
+    seconds: dict[str, float] = field(default_factory=dict)  # wall-clock per stage
 
 
 @dataclass
@@ -65,6 +107,8 @@ class LabResult:
     evals: dict[str, EvalResult] = field(default_factory=dict)  # per method, incl. "SFT"
     examples: str = ""  # the same posts summarised by the reference, SFT and each RL method
     seconds: dict[str, float] = field(default_factory=dict)  # wall-clock per stage
+    setup: LabSetup | None = None  # data, SFT and RM (for further experiments)
+    policies: dict[str, GPT] = field(default_factory=dict)  # the trained policy of each method
 
     @property
     def win_rates(self) -> dict[str, float]:
@@ -77,6 +121,11 @@ class LabResult:
     @property
     def results_table(self) -> str:
         return results_table({k: [v] for k, v in self.win_rates.items()})
+
+    @property
+    def results_table_ci(self) -> str:
+        """The lecture's table with this seed's 95% intervals (see evaluate.results_table_ci)."""
+        return results_table_ci({k: [v] for k, v in self.evals.items()})
 
 
 def _as_fns(student_fns: LMFunctions | dict | None) -> LMFunctions:
@@ -91,11 +140,9 @@ def _as_fns(student_fns: LMFunctions | dict | None) -> LMFunctions:
     return replace(LMFunctions(), **student_fns)
 
 
-def run_lab(cfg: LabConfig | None = None, seed: int = 0,
-            student_fns: LMFunctions | dict | None = None, verbose: bool = False) -> LabResult:
-    """Run the pipeline for one seed; `student_fns` replaces any of the four RL pieces."""
+def prepare_lab(cfg: LabConfig | None = None, seed: int = 0, verbose: bool = False) -> LabSetup:
+    """Data, SFT, preference pairs and the reward model for one seed (the RM gate is checked)."""
     cfg = lab_config() if cfg is None else cfg
-    fns = _as_fns(student_fns)
     log = print if verbose else (lambda *a, **k: None)
     secs: dict[str, float] = {}
     t = time.perf_counter()
@@ -119,19 +166,57 @@ def run_lab(cfg: LabConfig | None = None, seed: int = 0,
     held_pairs = make_pairs(pair_posts[n:], pair_refs[n:], samples[n:], rng, cfg.prefs)
     rm, rm_report = train_reward_model(sft, train_pairs, held_pairs, test_posts, posts[:1024],
                                        refs[:1024], seed, cfg.rm)
-    secs["reward_model"], t = time.perf_counter() - t, time.perf_counter()
+    secs["reward_model"] = time.perf_counter() - t
     log(f"RM done in {secs['reward_model']:.1f}s: held-out accuracy {rm_report.accuracy:.3f}, "
         f"probes {rm_report.probes}")
     check_reward_gate(rm_report, cfg.rm, strict=cfg.strict_gate)
+    return LabSetup(cfg, seed, posts, refs, test_posts, test_refs, train_pairs, held_pairs,
+                    sft, sft_hist, rm, rm_report, secs)
 
-    result = LabResult(seed, sft_hist, rm_report)
+
+def _train_extra(name: str, setup: LabSetup, fns: LMFunctions, rebel_loss_fn) -> tuple:
+    cfg, s = setup.cfg, setup
+    if name == "DPO":
+        return train_dpo(s.sft, s.train_pairs, s.seed, cfg.dpo)
+    if name == "PPO":
+        return train_ppo(s.sft, s.rm, s.posts, s.seed, replace(cfg.rl, k=1), cfg.ppo, fns)
+    if name == "REBEL":
+        return train_rebel(s.sft, s.rm, s.posts, s.seed, replace(cfg.rl, k=2), cfg.rebel, fns,
+                           rebel_loss_fn)
+    raise ValueError(f"unknown method {name!r}; expected one of {EXTRA_METHODS}")
+
+
+def run_lab(cfg: LabConfig | None = None, seed: int = 0,
+            student_fns: LMFunctions | dict | None = None, verbose: bool = False,
+            rebel_loss_fn=rebel_loss) -> LabResult:
+    """Run the pipeline for one seed; `student_fns` replaces any of the four RL pieces and
+    `rebel_loss_fn` the REBEL loss (used when cfg.extra_methods has "REBEL")."""
+    cfg = lab_config() if cfg is None else cfg
+    fns = _as_fns(student_fns)
+    log = print if verbose else (lambda *a, **k: None)
+    for name in cfg.extra_methods:
+        if name not in EXTRA_METHODS:
+            raise ValueError(f"unknown method {name!r}; expected some of {EXTRA_METHODS}")
+    setup = prepare_lab(cfg, seed, verbose)
+    secs = dict(setup.seconds)
+    sft, rm, test_posts, test_refs = setup.sft, setup.rm, setup.test_posts, setup.test_refs
+    t = time.perf_counter()
+
+    result = LabResult(seed, setup.sft_hist, setup.rm_report, setup=setup)
     result.evals["SFT"] = evaluate_policy(sft, sft, rm, test_posts, test_refs, seed)
+    result.policies["SFT"] = sft
     runs = [(name, replace(cfg.rl, k=k)) for name, k in cfg.methods]
+    runs += [(name, None) for name in cfg.extra_methods]
     if cfg.gold_control:
         runs.append(("gold RLOO k=2", replace(cfg.rl, k=2, reward="gold")))
     for name, rl_cfg in runs:
-        policy, hist = train_rl(sft, rm, posts, seed, rl_cfg, fns)
-        result.rl[name] = hist
+        if rl_cfg is None:
+            policy, hist = _train_extra(name, setup, fns, rebel_loss_fn)
+        else:
+            policy, hist = train_rl(sft, rm, setup.posts, seed, rl_cfg, fns)
+        if isinstance(hist, RLHistory):
+            result.rl[name] = hist
+        result.policies[name] = policy
         result.evals[name] = evaluate_policy(policy, sft, rm, test_posts, test_refs, seed)
         secs[name], t = time.perf_counter() - t, time.perf_counter()
         log(f"{name} done in {secs[name]:.1f}s: win {result.evals[name].win}")

@@ -1,0 +1,181 @@
+"""PPO on the summarizer: several epochs of clipped-ratio updates on each batch of samples.
+
+For each batch of responses y_i ~ π_old(· | x_i) (π_old = the policy when it sampled them):
+    r_i   = RM(x_i, y_i) − β Σ_t [ln π_old(y_i,t | ·) − ln π_ref(y_i,t | ·)]   (−1 without <end>)
+    A_i   = r_i − V_φ(x_i),  whitened over the batch (mean 0, std 1)
+    ρ_i,t = π_θ(y_i,t | x_i, y_i,<t) / π_old(y_i,t | x_i, y_i,<t)
+    L(θ)  = − mean over response tokens of min(ρ_i,t A_i, clip(ρ_i,t, 1 − ε, 1 + ε) A_i),  ε = 0.2
+    L(φ)  = mean_i (V_φ(x_i) − r_i)²
+repeated for `epochs` passes over `minibatches` shuffled minibatches, then a fresh batch is drawn.
+
+Simplifications with respect to Huang et al. 2024 (which follows Stiennon et al. 2020), said
+plainly:
+  * the whole response gets one advantage A_i = r_i − V_φ(x_i): a learned *prompt-level* value
+    baseline instead of a per-token value and GAE. With the reward only at the end and γ = λ = 1
+    (their setting), GAE reduces to r_i − V(x_i, y_i,<t); we keep only the t = 0 term;
+  * the KL penalty is summed into the final reward (the same r_i as REINFORCE / RLOO here), not
+    spread over tokens;
+  * the value model is a separate copy of the SFT network with a scalar head read at the prompt's
+    last token (TL;DR:), as in their separate-critic setup; no value clipping, no reward whitening;
+  * one sample per prompt, the same 64 samples per update and sampling temperature as the other
+    methods; no adaptive KL controller, no learning-rate decay.
+
+References: Schulman et al. 2017 (PPO); Stiennon et al. 2020; Huang et al. 2024 ("The N+
+implementation details of RLHF with PPO"); Ziegler et al. 2019.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .data import EOS, DataConfig, Post, decode_responses, encode_prompts, response_mask
+from .judge import gold_scores, summary_stats
+from .model import generate, response_logits
+from .rl import LMFunctions, RLHistory
+
+
+# ----------------------------------------------------------------------------- shared rollout
+@dataclass
+class Rollout:
+    """One batch of N sampled responses with everything the updates need (all constants)."""
+
+    prompts: torch.Tensor  # (N, Tp)
+    responses: torch.Tensor  # (N, R)
+    mask: torch.Tensor  # (N, R) 1 up to and including the first <end>
+    old_token_logp: torch.Tensor  # (N, R) ln π_old(y_t | ·), 0 outside the mask
+    ref_logp: torch.Tensor  # (N,) ln π_ref(y | x)
+    rm_score: torch.Tensor  # (N,) reward-model score (before the no-end rule and the KL)
+    gold: torch.Tensor  # (N,) hidden gold score, for the history only
+    rewards: torch.Tensor  # (N,) KL-penalised reward
+    repeats: float  # repeated tokens per summary
+
+
+def token_log_probs_of(model, prompts: torch.Tensor, responses: torch.Tensor,
+                       mask: torch.Tensor) -> torch.Tensor:
+    """ln π(y_t | x, y_<t) for any model with the lab's interface: (B,Tp),(B,R),(B,R) -> (B,R)."""
+    logp = F.log_softmax(response_logits(model, prompts, responses), dim=-1)
+    picked = logp.gather(-1, responses.unsqueeze(-1)).squeeze(-1)  # (B, R)
+    return torch.where(mask > 0, picked, torch.zeros_like(picked))
+
+
+@torch.no_grad()
+def rollout(policy, ref, rm, posts: list[Post], prompts_all: torch.Tensor, pidx: torch.Tensor,
+            beta: float, temperature: float, no_end_score: float, g: torch.Generator,
+            fns: LMFunctions = LMFunctions()) -> Rollout:
+    """Sample one response per row of `pidx` (indices into posts), score it, penalise the KL."""
+    prompts = prompts_all[pidx]
+    y = generate(policy, prompts, DataConfig().max_summary, temperature, generator=g)  # (N, R)
+    mask = response_mask(y)
+    old = token_log_probs_of(policy, prompts, y, mask)
+    ref_logp = fns.sequence_log_prob(response_logits(ref, prompts, y), y, mask)  # (N,)
+    rm_score = rm(prompts, y)
+    summaries = decode_responses(y)
+    batch_posts = [posts[i] for i in pidx.tolist()]
+    gold = torch.tensor(gold_scores(batch_posts, summaries), dtype=torch.float32)
+    scores = torch.where((y == EOS).any(dim=1), rm_score, torch.full_like(rm_score, no_end_score))
+    rewards = fns.kl_penalized_reward(scores, old.sum(dim=1), ref_logp, beta)
+    repeats = float(np.mean([summary_stats(p, s).repeats for p, s in zip(batch_posts, summaries)]))
+    return Rollout(prompts, y, mask, old, ref_logp, rm_score, gold, rewards, repeats)
+
+
+def record(hist: RLHistory, ro: Rollout, samples: int) -> None:
+    """Append the batch means of one rollout to an RLHistory (same fields as REINFORCE / RLOO)."""
+    hist.rm_score.append(ro.rm_score.mean().item())
+    hist.gold_score.append(ro.gold.mean().item())
+    hist.kl.append((ro.old_token_logp.sum(dim=1) - ro.ref_logp).mean().item())
+    hist.reward.append(ro.rewards.mean().item())
+    hist.repeats.append(ro.repeats)
+    hist.samples.append(samples)
+
+
+# ----------------------------------------------------------------------------- PPO pieces
+class ValueModel(nn.Module):
+    """V_φ(x): a copy of the SFT network with a scalar head read at the prompt's last token."""
+
+    def __init__(self, sft, seed: int = 0):
+        super().__init__()
+        self.body = copy.deepcopy(sft)
+        width = sft.lm_head.in_features
+        self.head = nn.Linear(width, 1)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.randn(self.head.weight.shape, generator=g) * 0.02)
+            self.head.bias.zero_()
+
+    def forward(self, prompts: torch.Tensor) -> torch.Tensor:
+        """(B, Tp) -> (B,) value estimates."""
+        h, _ = self.body.hidden(prompts)  # (B, Tp, C)
+        return self.head(h[:, -1]).squeeze(-1)
+
+
+def ppo_clip_loss(token_logp: torch.Tensor, old_token_logp: torch.Tensor, adv: torch.Tensor,
+                  mask: torch.Tensor, clip: float = 0.2) -> torch.Tensor:
+    """−mean over masked tokens of min(ρ A, clip(ρ, 1−ε, 1+ε) A), ρ = exp(ln π_θ − ln π_old).
+
+    token_logp, old_token_logp, mask: (B, R); adv: (B,) one advantage per response (constant).
+    """
+    if token_logp.shape != old_token_logp.shape or token_logp.shape != mask.shape \
+            or adv.shape != token_logp.shape[:1]:
+        raise ValueError(f"need (B,R),(B,R),(B,),(B,R); got {tuple(token_logp.shape)}, "
+                         f"{tuple(old_token_logp.shape)}, {tuple(adv.shape)}, {tuple(mask.shape)}")
+    ratio = torch.exp(token_logp - old_token_logp.detach())  # (B, R)
+    a = adv.detach()[:, None]
+    surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)
+    return -(surrogate * mask).sum() / mask.sum().clamp(min=1)
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    epochs: int = 4  # passes over each batch of samples
+    minibatches: int = 2  # minibatches per pass (64 samples -> 2 × 32)
+    clip: float = 0.2  # ε of the clipped ratio
+    lr: float = 1e-4  # policy AdamW learning rate (several updates per batch: smaller than RLOO's)
+    value_lr: float = 1e-3  # value-model AdamW learning rate
+    whiten: bool = True  # normalise advantages over the batch
+
+
+def train_ppo(sft, rm, posts: list[Post], seed: int, rl_cfg, cfg: PPOConfig = PPOConfig(),
+              fns: LMFunctions = LMFunctions()):
+    """PPO from a copy of `sft` (π_ref = the frozen SFT), with `rl_cfg`'s steps, samples per step,
+    β, temperature, grad clip and no-end score (its lr and k are not used). Returns (policy,
+    RLHistory)."""
+    t0 = time.perf_counter()
+    policy, ref = copy.deepcopy(sft), sft
+    value = ValueModel(sft, seed)
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
+    vopt = torch.optim.AdamW(value.parameters(), lr=cfg.value_lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    prompts_all = encode_prompts(posts)
+    N = rl_cfg.samples_per_step
+    hist = RLHistory()
+    for step in range(rl_cfg.steps):
+        pidx = torch.randint(len(posts), (N,), generator=g)
+        ro = rollout(policy, ref, rm, posts, prompts_all, pidx, rl_cfg.beta, rl_cfg.temperature,
+                     rl_cfg.no_end_score, g, fns)
+        with torch.no_grad():
+            adv = ro.rewards - value(ro.prompts)  # (N,)
+            if cfg.whiten:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        for _ in range(cfg.epochs):
+            for mb in torch.randperm(N, generator=g).chunk(cfg.minibatches):
+                logp = token_log_probs_of(policy, ro.prompts[mb], ro.responses[mb], ro.mask[mb])
+                loss = ppo_clip_loss(logp, ro.old_token_logp[mb], adv[mb], ro.mask[mb], cfg.clip)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), rl_cfg.grad_clip)
+                opt.step()
+                v_loss = F.mse_loss(value(ro.prompts[mb]), ro.rewards[mb])
+                vopt.zero_grad(set_to_none=True)
+                v_loss.backward()
+                torch.nn.utils.clip_grad_norm_(value.parameters(), rl_cfg.grad_clip)
+                vopt.step()
+        record(hist, ro, (step + 1) * N)
+    hist.seconds = time.perf_counter() - t0
+    return policy, hist
