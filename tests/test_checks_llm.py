@@ -30,3 +30,19 @@ def test_hints_name_the_mistake():
         checks.check_kl_penalized_reward(lambda s, lp, ref, b: s - b * (lp - ref))
     with pytest.raises(AssertionError, match="through the advantages"):
         checks.check_reinforce_lm_loss(lambda lp, a: -(a * lp).mean())
+
+
+def test_rebel_check_accepts_the_reference_and_names_mistakes():
+    from pgcourse.checks.rebel import check_rebel_loss
+    from pgcourse.llm.rebel import rebel_loss
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        check_rebel_loss(rebel_loss)
+        check_rebel_loss(rebel_loss, seed=1, B=1, train=False)
+    assert out.getvalue().count("✓") == 2
+    with pytest.raises(AssertionError, match="sign of the η term"):
+        check_rebel_loss(lambda a, b, c, d, e, f, eta: (((a - b) - (c - d) + eta * (e - f)) ** 2).mean())
+    with pytest.raises(AssertionError, match="mean over the B pairs"):
+        check_rebel_loss(lambda a, b, c, d, e, f, eta: (((a - b) - (c - d) - eta * (e - f)) ** 2).sum())
+    with pytest.raises(AssertionError, match="gradient flows into logp_old_1"):
+        check_rebel_loss(lambda a, b, c, d, e, f, eta: (((a - b) - (c - d) - eta * (e - f)) ** 2).mean())

@@ -159,7 +159,7 @@ def robust(tmp_path_factory):
     S.write(subs, "extra_cells", NB01, S.with_inserted_cell_before(sol, "test_iw_gradient_estimate", "x = 1\nprint(x)"))
     S.write(subs, "renamed", NB01, sol, name=f"{NB01}-Copy1.ipynb")
     out = tmp_path_factory.mktemp("robust_graded") / "run"
-    return _by_student(autograde.grade(subs, out, timeout=10, log=lambda *_: None))
+    return _by_student(autograde.grade(subs, out, timeout=25, log=lambda *_: None))
 
 
 def _points(r, question):

@@ -1,4 +1,4 @@
-"""Plausible wrong answers (and other correct ones) for notebook 06's four RL pieces on a language model."""
+"""Plausible wrong answers (and other correct ones) for notebook 06: the four RL pieces on a language model and REBEL."""
 
 import torch
 import torch.nn.functional as F
@@ -280,6 +280,73 @@ def loss_einsum(seq_logp, advantages):
     return -torch.einsum("n,n->", seq_logp, advantages.detach()) / seq_logp.shape[0]
 
 
+# ---- rebel_loss: wrong -------------------------------------------------------------------------
+
+def _delta(lp1, old1, lp2, old2):
+    return (lp1 - old1.detach()) - (lp2 - old2.detach())
+
+
+def rebel_eta_sign_flipped(lp1, old1, lp2, old2, r1, r2, eta):
+    return ((_delta(lp1, old1, lp2, old2) + eta * (r1.detach() - r2.detach())) ** 2).mean()
+
+
+def rebel_reward_sum(lp1, old1, lp2, old2, r1, r2, eta):
+    return ((_delta(lp1, old1, lp2, old2) - eta * (r1.detach() + r2.detach())) ** 2).mean()
+
+
+def rebel_abs_not_square(lp1, old1, lp2, old2, r1, r2, eta):
+    return (_delta(lp1, old1, lp2, old2) - eta * (r1.detach() - r2.detach())).abs().mean()
+
+
+def rebel_no_square(lp1, old1, lp2, old2, r1, r2, eta):
+    return (_delta(lp1, old1, lp2, old2) - eta * (r1.detach() - r2.detach())).mean()
+
+
+def rebel_sum_not_mean(lp1, old1, lp2, old2, r1, r2, eta):
+    return ((_delta(lp1, old1, lp2, old2) - eta * (r1.detach() - r2.detach())) ** 2).sum()
+
+
+def rebel_old_not_detached(lp1, old1, lp2, old2, r1, r2, eta):
+    return (((lp1 - old1) - (lp2 - old2) - eta * (r1.detach() - r2.detach())) ** 2).mean()
+
+
+def rebel_rewards_not_detached(lp1, old1, lp2, old2, r1, r2, eta):
+    return ((_delta(lp1, old1, lp2, old2) - eta * (r1 - r2)) ** 2).mean()
+
+
+def rebel_old_new_swapped(lp1, old1, lp2, old2, r1, r2, eta):
+    return (((old1 - lp1) - (old2 - lp2) - eta * (r1 - r2)).pow(2)).mean()
+
+
+def rebel_forgets_eta(lp1, old1, lp2, old2, r1, r2, eta):
+    return ((_delta(lp1, old1, lp2, old2) - (r1.detach() - r2.detach())) ** 2).mean()
+
+
+def rebel_half_squared(lp1, old1, lp2, old2, r1, r2, eta):
+    return 0.5 * ((_delta(lp1, old1, lp2, old2) - eta * (r1.detach() - r2.detach())) ** 2).mean()
+
+
+# ---- rebel_loss: correct -----------------------------------------------------------------------
+
+def rebel_loop(lp1, old1, lp2, old2, r1, r2, eta):
+    total = lp1.new_zeros(())
+    for i in range(lp1.shape[0]):
+        res = (lp1[i] - float(old1[i])) - (lp2[i] - float(old2[i])) - eta * (float(r1[i]) - float(r2[i]))
+        total = total + res * res
+    return total / lp1.shape[0]
+
+
+def rebel_mse_loss(lp1, old1, lp2, old2, r1, r2, eta):
+    with torch.no_grad():
+        target = (old1 - old2) + eta * (r1 - r2)
+    return F.mse_loss(lp1 - lp2, target)
+
+
+def rebel_dot(lp1, old1, lp2, old2, r1, r2, eta):
+    res = _delta(lp1, old1, lp2, old2) - eta * (r1 - r2).detach()
+    return torch.dot(res, res) / res.numel()
+
+
 EXERCISES = [
     Exercise("test_sequence_log_prob", "sequence_log_prob",
              wrong=[slp_includes_prompt, slp_mean_over_response_tokens, slp_mean_over_T, slp_raw_logits,
@@ -298,4 +365,9 @@ EXERCISES = [
              wrong=[loss_sign_flipped, loss_advantages_carry_gradient, loss_sum_not_mean, loss_product_of_means,
                     loss_probabilities, loss_as_float, loss_detached_logp, loss_per_sample],
              correct=[loss_loop, loss_dot, loss_einsum]),
+    Exercise("test_rebel_loss", "rebel_loss",
+             wrong=[rebel_eta_sign_flipped, rebel_reward_sum, rebel_abs_not_square, rebel_no_square,
+                    rebel_sum_not_mean, rebel_old_not_detached, rebel_rewards_not_detached, rebel_old_new_swapped,
+                    rebel_forgets_eta, rebel_half_squared],
+             correct=[rebel_loop, rebel_mse_loss, rebel_dot]),
 ]
