@@ -160,7 +160,8 @@ def est_missing_normaliser(theta, states, actions, rewards):
 
 
 def est_naive_softmax(theta, states, actions, rewards):
-    pi = np.exp(theta) / np.exp(theta).sum(1, keepdims=True)     # overflows for large logits
+    with np.errstate(over="ignore", invalid="ignore"):              # overflows for large logits
+        pi = np.exp(theta) / np.exp(theta).sum(1, keepdims=True)
     S, A = np.shape(theta)
     scores = np.eye(S)[states][..., :, None] * (np.eye(A)[actions] - pi[states])[..., None, :]
     return np.einsum("nhsa,nh->sa", scores, _rtg(rewards)) / len(rewards)
