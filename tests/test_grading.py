@@ -125,6 +125,13 @@ def test_feedback_hides_hidden_tests(graded, assignment):
     assert "BEGIN HIDDEN TESTS" in autograded.read_text()
 
 
+def test_questions_are_listed_in_notebook_order(graded):
+    _, results = graded
+    if ("solved", NB01) in results:
+        assert [q.question for q in results["solved", NB01].questions] == \
+            ["test_iw_gradient_estimate", "test_score_function_gradient_estimate", "how_does_p_move"]
+
+
 def test_grades_csv_lists_every_question(graded):
     out, results = graded
     rows = (out / "grades.csv").read_text().splitlines()

@@ -70,3 +70,16 @@ def test_student_notebooks_hold_no_solutions_or_hidden_tests():
         text = path.read_text()
         for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "Mark scheme"):
             assert marker not in text, f"{path.name} contains {marker!r}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_text_form_round_trips(path):
+    """tools/nbsrc.py (the plain-text editing route) loses no source and no nbgrader metadata."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbsrc
+
+    nb = nbformat.read(path, as_version=4)
+    again = nbsrc.text_to_notebook(nbsrc.notebook_to_text(nb))
+    assert [(c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in again.cells] == \
+        [(c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in nb.cells]

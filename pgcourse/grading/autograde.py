@@ -57,7 +57,7 @@ class SubmissionResult:
         return sum(q.max_points for q in self.questions)
 
 
-def _first_error(nb: nbformat.NotebookNode, grade_id: str, full: bool = False) -> str:
+def first_failure(nb: nbformat.NotebookNode, grade_id: str, full: bool = False) -> str:
     """The first error (or stderr text) of a test cell: one line, or the whole message if `full`."""
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") != grade_id:
@@ -67,8 +67,16 @@ def _first_error(nb: nbformat.NotebookNode, grade_id: str, full: bool = False) -
                 text = f"{output.ename}: {output.evalue.strip() or 'a test failed'}"
                 return text if full else text.splitlines()[0][:200]
             if output.output_type == "stream" and output.name == "stderr":
-                return "the cell wrote to stderr (scored 0): " + output.text.strip().splitlines()[0][:150]
+                first_line = (output.text.strip().splitlines() or [""])[0]
+                return "the cell wrote to stderr, which nbgrader scores 0: " + first_line[:150]
     return ""
+
+
+def _question_order(root: Path, assignment: str) -> dict[str, int]:
+    """Position of each grade cell in the instructor's notebook, so tables follow the notebook."""
+    source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells]
+    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
 
 
 def _scores(root: Path, assignment: str, student: str) -> list[QuestionScore]:
@@ -77,7 +85,8 @@ def _scores(root: Path, assignment: str, student: str) -> list[QuestionScore]:
     scores = []
     with Gradebook(course.config(root).CourseDirectory.db_url) as gb:
         submission = gb.find_submission_notebook(assignment, assignment, student)
-        for grade in sorted(submission.grades, key=lambda g: g.cell.name):
+        order = _question_order(root, assignment)
+        for grade in sorted(submission.grades, key=lambda g: order.get(g.cell.name, len(order))):
             if grade.manual_score is not None:
                 status, message = "passed" if grade.score >= grade.max_score else "failed", "graded by hand"
             elif grade.needs_manual_grade:
@@ -86,7 +95,7 @@ def _scores(root: Path, assignment: str, student: str) -> list[QuestionScore]:
                 status, message = "failed", "not answered"
             else:
                 status = "passed" if grade.score >= grade.max_score else "failed"
-                message = _first_error(nb, grade.cell.name) if (nb is not None and status == "failed") else ""
+                message = first_failure(nb, grade.cell.name) if (nb is not None and status == "failed") else ""
             points = None if status == "manual" else float(grade.score)
             scores.append(QuestionScore(grade.cell.name, points, float(grade.max_score), status, message))
     return scores
@@ -166,8 +175,9 @@ def _zero_scores(root: Path, assignment: str, error: str) -> list[QuestionScore]
             nb = gb.find_notebook(assignment, assignment)
         except MissingEntry:
             return []
+        order = _question_order(root, assignment)
         return [QuestionScore(c.name, 0.0, float(c.max_score), "error", error)
-                for c in sorted(nb.grade_cells, key=lambda c: c.name)]
+                for c in sorted(nb.grade_cells, key=lambda c: order.get(c.name, len(order)))]
 
 
 def _explain_failure(log: str) -> str:

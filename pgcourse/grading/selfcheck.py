@@ -18,7 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
-from pgcourse.grading.autograde import _first_error
+from pgcourse.grading.autograde import first_failure
 
 UNANSWERED = "YOUR ANSWER HERE"
 
@@ -65,7 +65,7 @@ def check(path: Path, timeout: int = 120) -> list[CheckRow]:
         points, _ = determine_grade(cell)
         passed = points is not None and points >= max_points
         rows.append(CheckRow(grade_id, points, max_points, "passed" if passed else "failed",
-                             "" if passed else _first_error(nb, grade_id, full=True)))
+                             "" if passed else first_failure(nb, grade_id, full=True)))
     return rows
 
 
