@@ -15,7 +15,7 @@ from pgcourse.checks.core import Check
 from pgcourse.mdp import TabularMDP, policy_evaluation, random_mdp, two_state_mdp
 
 
-def _backward(P, r, mu, H, pi, *, steps=None, backup="expectation"):
+def _backward(P, r, H, pi, *, steps=None, backup="expectation"):
     """V_H = 0, Q_h = r + P V_{h+1}, V_h = Σ_a π Q_h (or max_a Q_h); returns V_0, (S,)."""
     V = np.zeros(P.shape[0])
     for _ in range(H if steps is None else steps):
@@ -26,21 +26,21 @@ def _backward(P, r, mu, H, pi, *, steps=None, backup="expectation"):
 
 def _mistakes(P, r, mu, H, pi):
     """The right J and the values that plausible mistakes produce."""
-    V0 = _backward(P, r, mu, H, pi)
+    V0 = _backward(P, r, H, pi)
     S = P.shape[0]
     wrong_direction = np.zeros(S)   # V indexed by the current state instead of the next one
     for _ in range(H):
         wrong_direction = (pi * (r + np.einsum("sat,s->sa", P, wrong_direction))).sum(axis=1)
     return reference_objective(P, r, mu, H, pi), _merge_ambiguous([
         ("you ran H + 1 backup steps: h runs over 0, …, H−1, so there are exactly H rewards.",
-         float(mu @ _backward(P, r, mu, H, pi, steps=H + 1))),
+         float(mu @ _backward(P, r, H, pi, steps=H + 1))),
         ("you ran H − 1 backup steps: h runs over 0, …, H−1, so there are exactly H rewards.",
-         float(mu @ _backward(P, r, mu, H, pi, steps=H - 1))),
+         float(mu @ _backward(P, r, H, pi, steps=H - 1))),
         ("you averaged V_0 over states uniformly: J = Σ_s μ(s) V_0(s) weights the start states by μ.",
          float(V0.mean())),
         ("you returned V_0 at state 0: J = Σ_s μ(s) V_0(s) averages over the start state s_0 ∼ μ.", float(V0[0])),
         ("you backed up max_a Q_h(s, a) (the optimal value) instead of Σ_a π(a|s) Q_h(s, a) (the value of π).",
-         float(mu @ _backward(P, r, mu, H, pi, backup="max"))),
+         float(mu @ _backward(P, r, H, pi, backup="max"))),
         ("the next-state values must be Σ_{s'} P(s'|s, a) V_{h+1}(s') (P @ V), a sum over the *last* axis of P.",
          float(mu @ wrong_direction)),
     ])
