@@ -5,6 +5,7 @@ import pytest
 transformers = pytest.importorskip("transformers")
 
 import torch  # noqa: E402
+from llm_helpers import assert_kv_cache_matches_full_forward  # noqa: E402
 
 from pgcourse.llm.data import EOS, VOCAB_SIZE, encode_prompts, make_dataset, response_mask  # noqa: E402
 from pgcourse.llm.hf import HFPolicy, tiny_gpt2  # noqa: E402
@@ -36,10 +37,7 @@ def test_kv_cache_generation_matches_full_forward_on_transformers():
     policy = _policy().eval()
     posts, _ = make_dataset(6, seed=1)
     prompts = encode_prompts(posts)
-    for greedy in (True, False):
-        a = generate(policy, prompts, 8, 1.0, torch.Generator().manual_seed(0), greedy, use_cache=True)
-        b = generate(policy, prompts, 8, 1.0, torch.Generator().manual_seed(0), greedy, use_cache=False)
-        assert torch.equal(a, b)
+    a = assert_kv_cache_matches_full_forward(policy, prompts)
     logits = response_logits(policy, prompts, a)
     assert logits.shape == (6, 8, VOCAB_SIZE)
 

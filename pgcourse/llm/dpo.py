@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import PAD, encode_prompts, encode_responses, response_mask
-from .ppo import token_log_probs_of
+from .rollout import token_log_probs_of
 from .preferences import PairSet
 
 

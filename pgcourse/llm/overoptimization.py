@@ -108,6 +108,7 @@ def plot_overoptimization(runs: list[OverOptRun], smooth: int = 20):
     ax.set_ylabel("score (a reference summary scores ≈ 0 on the RM)")
     ax.set_title("over-optimization: the proxy rises, the gold score peaks and falls")
     ax_kl.set_xlabel("samples")
+    ax_kl.set_ylabel("KL (nats)")
     ax_kl.set_title("KL from SFT during training")
     for a in (ax, ax_kl):
         a.grid(alpha=0.3)

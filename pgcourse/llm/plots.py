@@ -26,10 +26,12 @@ def plot_rl_histories(histories: dict[str, RLHistory], smooth: int = 10):
         x = np.asarray(h.samples)[smooth - 1:] if len(h.samples) >= smooth else np.asarray(h.samples)
         for ax, series in zip(axes, (h.rm_score, h.gold_score, h.kl)):
             ax.plot(x, _smooth(series, smooth), label=name)
-    for ax, title in zip(axes, ("RM score (what RL maximises)", "gold score (what we want)",
-                                "KL(π_θ ‖ π_SFT)")):
+    for ax, title, ylabel in zip(axes, ("RM score (what RL maximises)", "gold score (what we want)",
+                                        "KL(π_θ ‖ π_SFT)"),
+                                 ("mean over the step's samples", "mean over the step's samples", "nats")):
         ax.set_title(title)
         ax.set_xlabel("samples")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import Post, encode_prompts
-from .ppo import record, rollout, token_log_probs_of
+from .rollout import record, rollout, token_log_probs_of
 from .rl import LMFunctions, RLHistory
 
 
