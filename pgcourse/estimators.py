@@ -31,6 +31,7 @@ import torch
 
 from pgcourse.mdp import TabularMDP
 from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.validation import validate_theta
 
 __all__ = [
     "validate_trajectories",
@@ -39,14 +40,6 @@ __all__ = [
     "per_trajectory_reinforce_terms",
     "reinforce_gradient_estimate",
 ]
-
-def _theta(theta: object) -> np.ndarray:
-    x = theta.detach().cpu().numpy() if isinstance(theta, torch.Tensor) else np.asarray(theta, dtype=float)
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"theta must be a tabular (S, A) array, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("theta contains NaN or infinite values")
-    return x.astype(np.float64)
 
 
 def _integers(x: object, name: str, upper: int, upper_name: str) -> np.ndarray:
@@ -67,7 +60,7 @@ def validate_trajectories(theta: object, states: object, actions: object, reward
     `ndim` axes when given), states in 0..S−1, actions in 0..A−1; rewards: finite, that same shape.
     Returns float64 theta, int64 states and actions, and float64 rewards when given.
     """
-    theta = _theta(theta)
+    theta = validate_theta(theta, ndim=2, shape_name="(S, A)")
     S, A = theta.shape
     states, actions = np.asarray(states), np.asarray(actions)
     if states.shape != actions.shape:
@@ -96,11 +89,9 @@ def log_trajectory_likelihood(mdp: TabularMDP, theta: np.ndarray | torch.Tensor,
     −inf for a trajectory with ρ_θ(τ) = 0 under this μ and P. An independent route to
     `grad_log_trajectory_likelihood` via autograd.
     """
-    t = theta if isinstance(theta, torch.Tensor) else torch.as_tensor(_theta(theta))
-    t = t.to(torch.float64)
+    t = torch.as_tensor(validate_theta(theta, shape=(mdp.S, mdp.A), shape_name=f"(S, A) = {(mdp.S, mdp.A)}",
+                                       keep_tensor=True)).to(torch.float64)
     _, states, actions = validate_trajectories(t.detach().numpy(), states, actions)
-    if t.shape != (mdp.S, mdp.A):
-        raise ValueError(f"theta must have shape (S, A) = {(mdp.S, mdp.A)}, got {tuple(t.shape)}")
     st, ac = torch.as_tensor(states), torch.as_tensor(actions)
     log_pi = torch.log_softmax(t, dim=-1)[st, ac].sum(-1)  # (...)
     with np.errstate(divide="ignore"):  # ln 0 = −inf is the right answer for impossible τ

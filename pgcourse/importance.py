@@ -17,8 +17,9 @@ The course uses two families where exact answers exist:
 - Gaussian: P_θ = N(θ, σ²) in one dimension, for the picture of a distribution that moves.
 
 This module holds the exact answers (autograd of the exact expectation), input validation, and
-the exact moments of any estimator that averages a per-sample term. The estimators themselves are
-the students' exercise in notebook 01.
+the rows g(x) of any estimator that averages a per-sample term, whose exact moments
+`pgcourse.moments.exact_moments` then takes. The estimators themselves are the students' exercise
+in notebook 01.
 """
 
 from __future__ import annotations
@@ -28,27 +29,15 @@ from typing import Callable
 import numpy as np
 import torch
 
+from pgcourse.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
+from pgcourse.validation import check_simplex, validate_theta as _validate_theta
+
 ArrayLike = np.ndarray | list | tuple
-
-# Tolerance for "sums to one": loose enough for float32 inputs, tight enough to catch mistakes.
-SIMPLEX_ATOL = 1e-6
-
-
-def softmax(theta: ArrayLike) -> np.ndarray:
-    """P_θ(x) = exp(θ_x) / Σ_{x'} exp(θ_{x'}) over the last axis, stable for large θ."""
-    theta = np.asarray(theta, dtype=float)
-    z = np.exp(theta - theta.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def validate_theta(theta: ArrayLike) -> np.ndarray:
-    """θ as a finite float vector of shape (K,); a clear ValueError otherwise."""
-    theta = np.asarray(theta, dtype=float)
-    if theta.ndim != 1 or theta.size == 0:
-        raise ValueError(f"theta must be a non-empty vector of shape (K,), got shape {theta.shape}")
-    if not np.all(np.isfinite(theta)):
-        raise ValueError("theta contains NaN or infinite values")
-    return theta
+    """θ ∈ R^K as a finite float64 vector of shape (K,); a clear ValueError otherwise."""
+    return _validate_theta(theta, ndim=1, shape_name="(K,)")
 
 
 def validate_distribution(p: ArrayLike, name: str = "p", K: int | None = None) -> np.ndarray:
@@ -58,11 +47,7 @@ def validate_distribution(p: ArrayLike, name: str = "p", K: int | None = None) -
         raise ValueError(f"{name} must be a vector of shape (K,), got shape {p.shape}")
     if K is not None and p.shape[0] != K:
         raise ValueError(f"{name} has {p.shape[0]} entries but there are K = {K} outcomes")
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError(f"{name} must be non-negative and finite, got {p}")
-    if abs(p.sum() - 1.0) > SIMPLEX_ATOL:
-        raise ValueError(f"{name} must sum to 1, but it sums to {p.sum():.6g}")
-    return p
+    return check_simplex(p, name)
 
 
 def validate_sampling_distribution(rho: ArrayLike, K: int) -> np.ndarray:
@@ -125,17 +110,10 @@ def per_outcome_terms(estimator: Callable[[np.ndarray], np.ndarray], K: int) -> 
     """Rows g(x) = estimator(xs=[x]) for x = 0…K−1, shape (K, K).
 
     An estimator that averages a per-sample term, ĝ = (1/N) Σ_i g(x_i), is determined by g, so
-    its exact mean and covariance under any sampling distribution follow by enumeration.
+    its exact mean and covariance under any sampling distribution q follow by enumeration:
+    `pgcourse.moments.exact_moments(per_outcome_terms(estimator, K), q)`.
     """
     return np.stack([np.asarray(estimator(np.array([x])), dtype=float) for x in range(K)])
-
-
-def estimator_moments(terms: np.ndarray, q: ArrayLike) -> tuple[np.ndarray, float]:
-    """Exact mean E_{x∼q}[g(x)] and total variance E‖g − Eg‖² of one sample's term."""
-    q = validate_distribution(q, "q", terms.shape[0])
-    mean = q @ terms
-    total_variance = float(q @ np.sum((terms - mean) ** 2, axis=1))
-    return mean, total_variance
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike) -> float:

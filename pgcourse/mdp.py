@@ -25,27 +25,14 @@ import numpy as np
 import torch
 
 from pgcourse.policies import tabular_softmax
+from pgcourse.validation import check_simplex, validate_theta
 
 __all__ = [
     "TabularMDP", "random_mdp", "two_state_mdp", "chain_mdp", "local_optimum_mdp", "exact_objective",
-    "objective_from_policy", "exact_policy_gradient", "policy_evaluation", "state_visitation", "optimal_value",
+    "objective_from_policy", "exact_policy_gradient", "policy_evaluation", "optimal_value",
     "sample_trajectories", "enumerate_trajectories", "Values", "OptimalSolution", "Trajectories",
     "EnumeratedTrajectories",
 ]
-
-# "Sums to one" tolerance: loose enough for float32 inputs, tight enough to catch mistakes.
-SIMPLEX_ATOL = 1e-6
-
-
-def _check_simplex(x: np.ndarray, name: str) -> None:
-    if not np.all(np.isfinite(x)) or np.any(x < 0):
-        raise ValueError(f"{name} must be finite and non-negative")
-    bad = np.abs(x.sum(axis=-1) - 1.0) > SIMPLEX_ATOL
-    if np.any(bad):
-        where = np.argwhere(bad)[0].tolist()
-        raise ValueError(f"{name} must sum to 1 over its last axis; at index {where} it sums to "
-                         f"{x.sum(axis=-1)[tuple(where)]:.6g}")
-
 
 def _check_int(name: str, x: object, minimum: int = 1) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
@@ -77,8 +64,8 @@ class TabularMDP:
             raise ValueError(f"mu must have shape (S,) = {(S,)} to match P, got {mu.shape}")
         if not np.all(np.isfinite(r)):
             raise ValueError("r contains NaN or infinite values")
-        _check_simplex(P, "P (each row P[s, a, :])")
-        _check_simplex(mu, "mu")
+        check_simplex(P, "P (each row P[s, a, :])")
+        check_simplex(mu, "mu")
         if (self.H is None) == (self.gamma is None):
             raise ValueError("give exactly one of H (finite horizon) or gamma (discounted), "
                              f"got H={self.H!r}, gamma={self.gamma!r}")
@@ -176,23 +163,23 @@ def local_optimum_mdp(H: int = 2, c: float | None = None) -> TabularMDP:
 
 
 # ----------------------------------------------------------------------------- policies in, values out
+def _theta(mdp: TabularMDP, theta: object, keep_tensor: bool = False) -> np.ndarray | torch.Tensor:
+    """Softmax logits θ (S, A) for this MDP, checked (a tensor keeps its graph when keep_tensor)."""
+    return validate_theta(theta, shape=(mdp.S, mdp.A), shape_name=f"(S, A) = {(mdp.S, mdp.A)}",
+                          keep_tensor=keep_tensor)
+
+
 def _policy(mdp: TabularMDP, theta: object, pi: object, allow_steps: bool = False) -> np.ndarray:
     """The policy table as NumPy float64, (S, A) (or (H, S, A) per-step when allow_steps)."""
     if (theta is None) == (pi is None):
         raise ValueError("give exactly one of theta (softmax logits) or pi= (probabilities)")
     if theta is not None:
-        x = theta.detach().cpu().numpy() if isinstance(theta, torch.Tensor) else np.asarray(theta, float)
-        if x.shape != (mdp.S, mdp.A):
-            raise ValueError(f"theta must have shape (S, A) = {(mdp.S, mdp.A)}, got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("theta contains NaN or infinite values")
-        return tabular_softmax(x.astype(np.float64))
+        return tabular_softmax(_theta(mdp, theta))
     x = pi.detach().cpu().numpy() if isinstance(pi, torch.Tensor) else np.asarray(pi, float)
     ok = [(mdp.S, mdp.A)] + ([(mdp.H, mdp.S, mdp.A)] if allow_steps and mdp.finite_horizon else [])
     if x.shape not in ok:
         raise ValueError(f"pi must have shape {' or '.join(map(str, ok))}, got {x.shape}")
-    _check_simplex(x, "pi (each row pi[s, :])")
-    return x.astype(np.float64)
+    return check_simplex(x, "pi (each row pi[s, :])")
 
 
 def objective_from_policy(mdp: TabularMDP, pi: torch.Tensor) -> torch.Tensor:
@@ -217,11 +204,7 @@ def exact_objective(mdp: TabularMDP, theta: np.ndarray | torch.Tensor) -> torch.
 
     theta: (S, A) softmax logits, a NumPy array or a tensor (a tensor keeps its autograd graph).
     """
-    t = theta if isinstance(theta, torch.Tensor) else torch.as_tensor(np.asarray(theta, dtype=np.float64))
-    if tuple(t.shape) != (mdp.S, mdp.A):
-        raise ValueError(f"theta must have shape (S, A) = {(mdp.S, mdp.A)}, got {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError("theta contains NaN or infinite values")
+    t = torch.as_tensor(_theta(mdp, theta, keep_tensor=True))
     return objective_from_policy(mdp, tabular_softmax(t.to(torch.float64)))
 
 
@@ -258,24 +241,6 @@ def policy_evaluation(mdp: TabularMDP, theta: object = None, *, pi: object = Non
     P_pi = np.einsum("sa,sat->st", p, mdp.P)
     V = np.linalg.solve(np.eye(mdp.S) - mdp.gamma * P_pi, (p * mdp.r).sum(-1))
     return Values(V, mdp.r + mdp.gamma * mdp.P @ V)
-
-
-def state_visitation(mdp: TabularMDP, theta: object = None, *, pi: object = None) -> np.ndarray:
-    """The state visitation distribution d^π, exactly.
-
-    Finite horizon: d_h(s) = Pr^π(s_h = s), returned as (H, S) (average over h for d(s)).
-    Discounted: d^π_μ(s) = (1 − γ) Σ_h γ^h Pr^π(s_h = s) = (1 − γ) [μᵀ (I − γ P_π)^{-1}](s), (S,).
-    """
-    p = _policy(mdp, theta, pi, allow_steps=True)
-    if mdp.finite_horizon:
-        p = np.broadcast_to(p, (mdp.H, mdp.S, mdp.A))  # a stationary π is the same at every h
-        d = np.zeros((mdp.H, mdp.S))
-        d[0] = mdp.mu
-        for h in range(mdp.H - 1):
-            d[h + 1] = np.einsum("s,sa,sat->t", d[h], p[h], mdp.P)
-        return d
-    P_pi = np.einsum("sa,sat->st", p, mdp.P)
-    return (1 - mdp.gamma) * np.linalg.solve((np.eye(mdp.S) - mdp.gamma * P_pi).T, mdp.mu)
 
 
 class OptimalSolution(NamedTuple):

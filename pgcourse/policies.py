@@ -22,6 +22,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from pgcourse.validation import validate_theta
+
 __all__ = [
     "tabular_softmax",
     "grad_log_tabular_softmax",
@@ -33,34 +35,22 @@ __all__ = [
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
-def _as_array(x: object, name: str) -> np.ndarray | torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    x = np.asarray(x, dtype=float)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
-
-
 def tabular_softmax(theta: ArrayT) -> ArrayT:
     """π_θ(a | s) = exp(θ_{s,a}) / Σ_{a'} exp(θ_{s,a'}), over the last axis.
 
     theta: (S, A) logits (any shape (..., A) works). Returns probabilities of the same shape and
     type (NumPy float64 in, NumPy float64 out; a tensor in, a differentiable tensor out).
     """
-    theta = _as_array(theta, "theta")
-    if theta.ndim < 1 or theta.shape[-1] == 0:
-        raise ValueError(f"theta must have shape (..., A) with A ≥ 1, got shape {tuple(theta.shape)}")
+    theta = validate_theta(theta, shape_name="(..., A) with A ≥ 1", keep_tensor=True)
     if isinstance(theta, torch.Tensor):
         return torch.softmax(theta, dim=-1)
     z = np.exp(theta - theta.max(axis=-1, keepdims=True))  # max-shift: no overflow at θ = 1000
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def _check_theta_2d(theta: np.ndarray | torch.Tensor) -> tuple[int, int]:
-    if theta.ndim != 2 or 0 in theta.shape:
-        raise ValueError(f"theta must be a tabular (S, A) array, got shape {tuple(theta.shape)}")
-    return int(theta.shape[0]), int(theta.shape[1])
+def _tabular_theta(theta: object) -> tuple[np.ndarray | torch.Tensor, int, int]:
+    theta = validate_theta(theta, ndim=2, shape_name="(S, A)", keep_tensor=True)
+    return theta, int(theta.shape[0]), int(theta.shape[1])
 
 
 def grad_log_tabular_softmax(theta: ArrayT, s: int, a: int) -> ArrayT:
@@ -68,8 +58,7 @@ def grad_log_tabular_softmax(theta: ArrayT, s: int, a: int) -> ArrayT:
 
     theta: (S, A); s ∈ {0..S−1}; a ∈ {0..A−1}. Returns (S, A), zero outside row s.
     """
-    theta = _as_array(theta, "theta")
-    S, A = _check_theta_2d(theta)
+    theta, S, A = _tabular_theta(theta)
     if not (0 <= int(s) < S and 0 <= int(a) < A):
         raise ValueError(f"(s, a) = ({s}, {a}) is out of range for theta of shape (S, A) = ({S}, {A})")
     return grad_log_tabular_softmax_batch(theta, np.asarray(int(s)), np.asarray(int(a)))
@@ -82,8 +71,7 @@ def grad_log_tabular_softmax_batch(theta: ArrayT, states: ArrayT, actions: Array
     Returns (..., S, A), the same type as theta. Summing over the time axis gives
     ∇_θ ln ρ_θ(τ) = Σ_h ∇_θ ln π_θ(a_h | s_h), since μ and P do not depend on θ.
     """
-    theta = _as_array(theta, "theta")
-    S, A = _check_theta_2d(theta)
+    theta, S, A = _tabular_theta(theta)
     torch_in = isinstance(theta, torch.Tensor)
     st = np.asarray(states.cpu() if isinstance(states, torch.Tensor) else states)
     ac = np.asarray(actions.cpu() if isinstance(actions, torch.Tensor) else actions)
@@ -101,6 +89,11 @@ def grad_log_tabular_softmax_batch(theta: ArrayT, states: ArrayT, actions: Array
         return eye_s[st_t][..., :, None] * (eye_a[ac_t] - pi[st_t])[..., None, :]
     # (..., S, 1) * (..., 1, A): the outer product e_s ⊗ (e_a − π(·|s))
     return np.eye(S)[st][..., :, None] * (np.eye(A)[ac] - pi[st])[..., None, :]
+
+
+def _as_array(x: object, name: str) -> np.ndarray | torch.Tensor:
+    """Finite θ or φ: a tensor stays a tensor (autograd), anything else becomes float64 NumPy."""
+    return validate_theta(x, keep_tensor=True, name=name)
 
 
 def _check_phi(theta: np.ndarray | torch.Tensor, phi: np.ndarray | torch.Tensor) -> None:

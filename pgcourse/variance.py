@@ -10,7 +10,8 @@ listed (`pgcourse.mdp.enumerate_trajectories`), so
 
     E[ĝ] = Σ_τ ρ_θ(τ) g(τ),   Cov[ĝ] = (1/N) Σ_τ ρ_θ(τ) (g(τ) − E g)(g(τ) − E g)ᵀ,
 
-exactly, and "total variance" means the trace of the covariance, E‖g(τ) − E g‖², for N = 1.
+exactly, and "total variance" means the trace of the covariance, E‖g(τ) − E g‖², for N = 1:
+`pgcourse.moments.exact_moments(per_trajectory_terms(estimate, traj), traj.probs)`.
 
 The key lemma behind reward-to-go: for t < h,
 
@@ -27,7 +28,7 @@ baselines and variance.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
@@ -35,18 +36,9 @@ from pgcourse.mdp import EnumeratedTrajectories, TabularMDP, enumerate_trajector
 from pgcourse.policies import grad_log_tabular_softmax_batch
 
 __all__ = [
-    "Moments", "score_weighted_terms", "per_trajectory_terms", "exact_moments", "lemma_terms",
+    "score_weighted_terms", "per_trajectory_terms", "lemma_terms",
     "lemma_term_norms", "baseline_per_step", "best_constant_baseline",
 ]
-
-
-class Moments(NamedTuple):
-    """Exact moments of one trajectory's term g(τ): mean (…), covariance (D, D) with D = mean.size,
-    and total variance tr Cov = E‖g − E g‖² (divide by N for an average of N trajectories)."""
-
-    mean: np.ndarray
-    cov: np.ndarray
-    total_variance: float
 
 
 def score_weighted_terms(theta: np.ndarray, states: np.ndarray, actions: np.ndarray,
@@ -73,22 +65,6 @@ def per_trajectory_terms(estimate: Callable[[np.ndarray, np.ndarray, np.ndarray]
     rows = [np.asarray(estimate(traj.states[m:m + 1], traj.actions[m:m + 1], traj.rewards[m:m + 1]), dtype=float)
             for m in range(len(traj.probs))]
     return np.stack(rows)
-
-
-def exact_moments(terms: np.ndarray, probs: np.ndarray) -> Moments:
-    """E g = Σ_m p_m g_m,  Cov g = Σ_m p_m (g_m − E g)(g_m − E g)ᵀ,  tr Cov = Σ_m p_m ‖g_m − E g‖².
-
-    terms: (M, …) per-trajectory terms; probs: (M,) trajectory probabilities ρ_θ(τ_m), summing to 1.
-    """
-    terms, probs = np.asarray(terms, dtype=float), np.asarray(probs, dtype=float)
-    if probs.shape != (terms.shape[0],):
-        raise ValueError(f"probs must have shape ({terms.shape[0]},) to match terms, got {probs.shape}")
-    if abs(probs.sum() - 1.0) > 1e-9:
-        raise ValueError(f"probs must sum to 1, got {probs.sum():.12g}")
-    mean = np.tensordot(probs, terms, axes=1)
-    centred = (terms - mean).reshape(len(probs), -1)  # (M, D)
-    cov = centred.T @ (probs[:, None] * centred)
-    return Moments(mean, cov, float(np.trace(cov)))
 
 
 def lemma_terms(mdp: TabularMDP, theta: np.ndarray, traj: EnumeratedTrajectories | None = None) -> np.ndarray:

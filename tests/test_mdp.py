@@ -25,7 +25,6 @@ from pgcourse.mdp import (
     policy_evaluation,
     random_mdp,
     sample_trajectories,
-    state_visitation,
     two_state_mdp,
 )
 from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
@@ -41,6 +40,20 @@ def _theta(S, A, seed=0, scale=1.0):
 
 def _J(mdp, theta):
     return exact_objective(mdp, theta).item()
+
+
+def _state_visitation(mdp, theta):
+    """d^π exactly, for the policy gradient theorem's closed form (a route independent of autograd).
+
+    Finite horizon: d_h(s) = Pr^π(s_h = s), (H, S). Discounted: d^π_μ = (1 − γ) μᵀ (I − γ P_π)^{-1}, (S,).
+    """
+    P_pi = np.einsum("sa,sat->st", tabular_softmax(theta), mdp.P)
+    if mdp.finite_horizon:
+        d = [mdp.mu]
+        for _ in range(mdp.H - 1):
+            d.append(d[-1] @ P_pi)
+        return np.stack(d)
+    return (1 - mdp.gamma) * np.linalg.solve((np.eye(mdp.S) - mdp.gamma * P_pi).T, mdp.mu)
 
 
 # ----------------------------------------------------------------------------- construction
@@ -181,21 +194,19 @@ def test_discounted_solve_equals_long_truncated_sum():
 
 @pytest.mark.parametrize("mdp", [random_mdp(3, 2, H=4, seed=2), random_mdp(3, 3, gamma=0.8, seed=3)])
 def test_gradient_against_central_finite_differences(mdp):
-    theta, eps = _theta(mdp.S, mdp.A, seed=4), 1e-5
+    theta = _theta(mdp.S, mdp.A, seed=4)
     grad = exact_policy_gradient(mdp, theta)
     assert grad.shape == (mdp.S, mdp.A) and grad.dtype == np.float64
-    fd = np.zeros_like(theta)
-    for i, j in np.ndindex(theta.shape):
-        e = np.zeros_like(theta)
-        e[i, j] = eps
-        fd[i, j] = (_J(mdp, theta + e) - _J(mdp, theta - e)) / (2 * eps)
-    np.testing.assert_allclose(grad, fd, atol=1e-9)
-    assert np.array_equal(exact_policy_gradient(mdp, torch.tensor(theta, requires_grad=True)), grad)
+    # gradcheck compares autograd through J with central finite differences of J, entry by entry
+    t = torch.tensor(theta, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: exact_objective(mdp, x), (t,), eps=1e-6, atol=1e-9)
+    assert torch.autograd.gradgradcheck(lambda x: exact_objective(mdp, x), (t,), eps=1e-6, atol=1e-7)
+    assert np.array_equal(exact_policy_gradient(mdp, t), grad)
 
 
 def test_policy_gradient_theorem_finite_horizon():
     mdp, theta = random_mdp(4, 3, H=6, seed=7), _theta(4, 3, seed=7)
-    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), state_visitation(mdp, theta)
+    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), _state_visitation(mdp, theta)
     adv = Q - V[:, :, None]  # A_h(s, a): (H, S, A)
     closed = (d[:, :, None] * pi[None] * adv).sum(0)  # Σ_h d_h(s) π(a|s) A_h(s, a)
     np.testing.assert_allclose(exact_policy_gradient(mdp, theta), closed, atol=1e-13)
@@ -204,7 +215,7 @@ def test_policy_gradient_theorem_finite_horizon():
 def test_policy_gradient_theorem_discounted():
     g = 0.85
     mdp, theta = random_mdp(4, 3, gamma=g, seed=8), _theta(4, 3, seed=8)
-    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), state_visitation(mdp, theta)
+    pi, (V, Q), d = tabular_softmax(theta), policy_evaluation(mdp, theta), _state_visitation(mdp, theta)
     closed = d[:, None] * pi * (Q - V[:, None]) / (1 - g)
     np.testing.assert_allclose(exact_policy_gradient(mdp, theta), closed, atol=1e-12)
 
@@ -231,7 +242,7 @@ def test_policy_evaluation_discounted_bellman():
 
 def test_state_visitation_finite_against_enumeration():
     mdp, theta = random_mdp(3, 2, H=4, seed=11), _theta(3, 2)
-    d = state_visitation(mdp, theta)
+    d = _state_visitation(mdp, theta)
     e = enumerate_trajectories(mdp, theta)
     counts = np.stack([np.bincount(e.states[:, h], weights=e.probs, minlength=3) for h in range(4)])
     np.testing.assert_allclose(d, counts, atol=1e-13)
@@ -245,8 +256,8 @@ def test_state_visitation_discounted_against_truncated_sum():
     for h in range(400):
         total += (1 - g) * g**h * d
         d = d @ P_pi
-    np.testing.assert_allclose(state_visitation(mdp, theta), total, atol=1e-13)
-    assert state_visitation(mdp, theta).sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(_state_visitation(mdp, theta), total, atol=1e-13)
+    assert _state_visitation(mdp, theta).sum() == pytest.approx(1.0)
 
 
 def test_policy_argument_errors():
@@ -256,7 +267,7 @@ def test_policy_argument_errors():
     with pytest.raises(ValueError, match="exactly one of theta"):
         policy_evaluation(mdp, np.zeros((2, 2)), pi=np.full((2, 2), 0.5))
     with pytest.raises(ValueError, match="pi .* must sum to 1"):
-        state_visitation(mdp, pi=np.zeros((2, 2)))  # logits passed as probabilities
+        policy_evaluation(mdp, pi=np.zeros((2, 2)))  # logits passed as probabilities
     with pytest.raises(ValueError, match=r"pi must have shape \(2, 2\) or \(3, 2, 2\)"):
         policy_evaluation(mdp, pi=np.full((4, 2, 2), 0.5))
     with pytest.raises(ValueError, match="NaN"):

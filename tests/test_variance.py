@@ -1,6 +1,6 @@
-"""Tests for pgcourse.variance: exact moments and lemma terms against independent routes.
+"""Tests for pgcourse.variance: per-trajectory terms and lemma terms against independent routes.
 
-Routes: hand-computed moments; plain loops over trajectories and steps; autograd of the exact
+Routes: plain loops over trajectories and steps; autograd of the exact
 objective (the lemma's sums must reproduce ∇_θ J); Monte Carlo means and variances within a few
 standard errors at fixed seeds; the best constant baseline against a grid of constants.
 """
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pgcourse import variance
+from pgcourse.moments import exact_moments
 from pgcourse.mdp import (
     chain_mdp,
     enumerate_trajectories,
@@ -48,21 +49,6 @@ def test_score_weighted_terms_equal_the_loop():
     np.testing.assert_allclose(variance.score_weighted_terms(theta, s, a, w), _loop_terms(theta, s, a, w), atol=1e-14)
     with pytest.raises(ValueError, match="weights must have the shape"):
         variance.score_weighted_terms(theta, s, a, w[:, :1])
-
-
-def test_exact_moments_hand_case():
-    terms = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 2.0]])
-    probs = np.array([0.5, 0.25, 0.25])
-    m = variance.exact_moments(terms, probs)
-    np.testing.assert_allclose(m.mean, [1.25, 1.0])
-    centred = terms - m.mean
-    np.testing.assert_allclose(m.cov, sum(p * np.outer(c, c) for p, c in zip(probs, centred)))
-    assert m.total_variance == pytest.approx(np.trace(m.cov))
-    assert np.all(np.linalg.eigvalsh(m.cov) >= -1e-12)
-    with pytest.raises(ValueError, match="sum to 1"):
-        variance.exact_moments(terms, np.array([0.5, 0.25, 0.2]))
-    with pytest.raises(ValueError, match="probs must have shape"):
-        variance.exact_moments(terms, np.array([0.5, 0.5]))
 
 
 def test_per_trajectory_terms_call_the_estimator_one_trajectory_at_a_time():
@@ -111,7 +97,7 @@ def test_reinforce_rtg_and_baselines_are_unbiased(S, A, H, seed):
     }
     var = {}
     for name, w in weights.items():
-        m = variance.exact_moments(variance.score_weighted_terms(theta, traj.states, traj.actions, w), traj.probs)
+        m = exact_moments(variance.score_weighted_terms(theta, traj.states, traj.actions, w), traj.probs)
         np.testing.assert_allclose(m.mean, exact, atol=1e-12, err_msg=name)
         var[name] = m.total_variance
     assert var["value"] < var["rtg"]
@@ -120,7 +106,7 @@ def test_reinforce_rtg_and_baselines_are_unbiased(S, A, H, seed):
 def test_exact_variance_matches_monte_carlo():
     mdp, theta, traj = _setup(3, 2, 3, 1)
     w = lambda r: _rtg(r)  # noqa: E731
-    exact = variance.exact_moments(variance.score_weighted_terms(theta, traj.states, traj.actions, w(traj.rewards)),
+    exact = exact_moments(variance.score_weighted_terms(theta, traj.states, traj.actions, w(traj.rewards)),
                                    traj.probs)
     n = 40_000
     s, a, r = sample_trajectories(mdp, theta, n, seed=3)
@@ -147,7 +133,7 @@ def test_best_constant_baseline_minimises_the_variance():
 
     def total_variance(c):
         terms = variance.score_weighted_terms(theta, traj.states, traj.actions, G - c)
-        return variance.exact_moments(terms, traj.probs).total_variance
+        return exact_moments(terms, traj.probs).total_variance
 
     c_star = variance.best_constant_baseline(theta, traj, G)
     grid = np.linspace(c_star - 2, c_star + 2, 41)

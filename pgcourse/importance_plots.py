@@ -1,8 +1,9 @@
-"""Plots and animations shared by the notebooks (matplotlib only; works headless).
+"""The plots of notebook 01 (importance weighting): P_θ and f, P_θ moving, variance against KL, 1/√N.
 
-Training helpers return histories; these functions draw them. Each returns the figure (or, for
-animations, an `IPython.display.HTML` object) so a notebook cell can show it and a test can
-inspect it.
+Notebook 03 reuses `plot_error_vs_samples` for REINFORCE's 1/√N. matplotlib only, headless-safe.
+The estimators and exact answers live in `pgcourse.importance`; these functions only draw what they
+are given. Each returns the figure (an animation: an `IPython.display.HTML` object) so that a
+notebook cell can show it and a test can inspect it.
 """
 
 from __future__ import annotations
