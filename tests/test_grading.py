@@ -51,23 +51,44 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+# Each assignment's round trip is one grading run (solved, blank, one wrong), graded once per test
+# process and shared by the tests below. `make test` runs tests on two cores (pytest-xdist
+# --dist loadgroup); the xdist_group keeps one assignment's tests, and so its grading run, on one
+# worker, while the other assignments' runs proceed on the other.
+def _group(assignment: str) -> str:
+    return f"round_trip_{assignment}"
+
+
+ROUND_TRIPS = [pytest.param(a, id=a, marks=pytest.mark.xdist_group(_group(a))) for a in ASSIGNMENTS]
+on_nb01 = pytest.mark.xdist_group(_group(NB01))
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submitted")
-    for a in ASSIGNMENTS:
-        S.write(subs, "solved", a, S.solved(a))
-        S.write(subs, "blank", a, S.blank(a))
-        S.write(subs, "one_wrong", a, _sign_flipped(S.solved(a), _exercises(a)[0]))
-    before = _digest(subs)
-    out = tmp_path_factory.mktemp("graded") / "run"
-    results = autograde.grade(subs, out, log=lambda *_: None)
-    assert _digest(subs) == before, "grading modified the submissions"
-    return out, _by_student(results)
+def round_trip(tmp_path_factory):
+    """round_trip(assignment) -> (output folder, {(student, assignment): result}), graded on first use."""
+    runs = {}
+
+    def graded(assignment: str):
+        if assignment not in ASSIGNMENTS:
+            pytest.skip(f"{assignment} is not in PGCOURSE_GRADE_ONLY")
+        if assignment not in runs:
+            subs = tmp_path_factory.mktemp(f"submitted_{assignment}")
+            S.write(subs, "solved", assignment, S.solved(assignment))
+            S.write(subs, "blank", assignment, S.blank(assignment))
+            S.write(subs, "one_wrong", assignment, _sign_flipped(S.solved(assignment), _exercises(assignment)[0]))
+            before = _digest(subs)
+            out = tmp_path_factory.mktemp(f"graded_{assignment}") / "run"
+            results = autograde.grade(subs, out, log=lambda *_: None)
+            assert _digest(subs) == before, "grading modified the submissions"
+            runs[assignment] = out, _by_student(results)
+        return runs[assignment]
+
+    return graded
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solutions_get_full_marks(graded, assignment):
-    _, results = graded
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_solutions_get_full_marks(round_trip, assignment):
+    _, results = round_trip(assignment)
     r = results["solved", assignment]
     assert not r.error
     auto = [q for q in r.questions if q.status != "manual"]
@@ -77,17 +98,43 @@ def test_solutions_get_full_marks(graded, assignment):
     assert all(q.points is None for q in manual)
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_blank_notebook_gets_zero(graded, assignment):
-    _, results = graded
+def _autograded(out: Path, student: str, assignment: str) -> Path:
+    return out / "course" / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+
+def _cells_that_raised(nb: nbformat.NotebookNode) -> list[str]:
+    return [f"cell {i}: {out.ename}: {out.evalue[:120]}" for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_solutions_run_top_to_bottom_when_autograded(round_trip, assignment):
+    """The autograder's run of the solutions is the proof that every solution notebook runs.
+
+    nbval (`make test`) re-runs only the notebooks whose long cells are shortened while grading,
+    at their full budget; this run covers all of them, every code cell executed, none raising.
+    """
+    out, _ = round_trip(assignment)
+    solved = S.read(_autograded(out, "solved", assignment))
+    assert _cells_that_raised(solved) == []
+    unexecuted = [i for i, c in enumerate(solved.cells)
+                  if c.cell_type == "code" and c.source.strip() and c.execution_count is None]
+    assert unexecuted == [], f"cells never executed: {unexecuted}"
+    # the same look at the blank release finds the errors of its unanswered exercises: the check can fail
+    assert _cells_that_raised(S.read(_autograded(out, "blank", assignment)))
+
+
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_blank_notebook_gets_zero(round_trip, assignment):
+    _, results = round_trip(assignment)
     r = results["blank", assignment]
     assert not r.error, r.error
     assert r.questions and r.points == 0, autograde.format_table([r])
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_one_wrong_function_loses_only_its_points(graded, assignment):
-    _, results = graded
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_one_wrong_function_loses_only_its_points(round_trip, assignment):
+    _, results = round_trip(assignment)
     r = results["one_wrong", assignment]
     name = _exercises(assignment)[0]
     # test cells that call the broken function (e.g. a training check using the student's loss) may fail too
@@ -104,9 +151,9 @@ def _html_text(path: Path) -> str:
     return re.sub(r"<[^>]+>", "", path.read_text())
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_feedback_hides_hidden_tests(graded, assignment):
-    out, results = graded
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_feedback_hides_hidden_tests(round_trip, assignment):
+    out, results = round_trip(assignment)
     hidden_lines = []
     for cell in S.read(S.SOLUTIONS / f"{assignment}.ipynb").cells:
         match = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
@@ -121,27 +168,28 @@ def test_feedback_hides_hidden_tests(graded, assignment):
         leaked = [l for l in hidden_lines if l in text]
         assert not leaked, f"hidden tests leak into {r.feedback}: {leaked[:3]}"
     # the autograded copy did run them (so the check above is meaningful)
-    autograded = out / "course" / "autograded" / "solved" / assignment / f"{assignment}.ipynb"
-    assert "BEGIN HIDDEN TESTS" in autograded.read_text()
+    assert "BEGIN HIDDEN TESTS" in _autograded(out, "solved", assignment).read_text()
 
 
-def test_questions_are_listed_in_notebook_order(graded):
-    _, results = graded
-    if ("solved", NB01) in results:
-        assert [q.question for q in results["solved", NB01].questions] == \
-            ["test_iw_gradient_estimate", "test_score_function_gradient_estimate", "how_does_p_move"]
+@on_nb01
+def test_questions_are_listed_in_notebook_order(round_trip):
+    _, results = round_trip(NB01)
+    assert [q.question for q in results["solved", NB01].questions] == \
+        ["test_iw_gradient_estimate", "test_score_function_gradient_estimate", "how_does_p_move"]
 
 
-def test_grades_csv_lists_every_question(graded):
-    out, results = graded
+@pytest.mark.parametrize("assignment", ROUND_TRIPS)
+def test_grades_csv_lists_every_question(round_trip, assignment):
+    out, results = round_trip(assignment)
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("student,assignment,question,points,max_points,status")
     expected = sum(len(r.questions) + 1 for r in results.values())
     assert len(rows) == 1 + expected
 
 
-def test_refuses_to_overwrite_an_earlier_run(graded, tmp_path):
-    out, _ = graded
+@on_nb01
+def test_refuses_to_overwrite_an_earlier_run(round_trip, tmp_path):
+    out, _ = round_trip(NB01)
     with pytest.raises(SystemExit, match="never overwrites"):
         autograde.grade(tmp_path, out)
 
@@ -150,6 +198,9 @@ def test_refuses_to_overwrite_an_earlier_run(graded, tmp_path):
 
 WRONG_SCORE = ("def score_function_gradient_estimate(theta, xs, f):\n"
                "    return np.zeros(len(theta))")
+
+
+robust_group = pytest.mark.xdist_group("robust_nb01")  # one worker grades these seven submissions once
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +224,7 @@ def _points(r, question):
     return next(q.points for q in r.questions if q.question == question)
 
 
+@robust_group
 def test_infinite_loop_is_interrupted(robust):
     r = robust["infinite_loop", NB01]
     assert not r.error
@@ -180,18 +232,21 @@ def test_infinite_loop_is_interrupted(robust):
     assert _points(r, "test_score_function_gradient_estimate") == 0
 
 
+@robust_group
 def test_dead_kernel_fails_only_that_submission(robust):
     r = robust["kernel_dies", NB01]
     assert "kernel died" in r.error and r.points == 0
     assert robust["renamed", NB01].points == 8
 
 
+@robust_group
 def test_invalid_json_is_reported(robust):
     r = robust["not_json", NB01]
     assert "not a valid notebook" in r.error and r.points == 0
     assert {q.question for q in r.questions} >= {"test_iw_gradient_estimate", "test_score_function_gradient_estimate"}
 
 
+@robust_group
 def test_deleted_and_edited_test_cells_are_restored(robust):
     for student in ("deleted_test", "edited_test"):
         r = robust[student, NB01]
@@ -200,6 +255,7 @@ def test_deleted_and_edited_test_cells_are_restored(robust):
         assert _points(r, "test_iw_gradient_estimate") == 4
 
 
+@robust_group
 def test_inserted_cells_and_renamed_notebooks_are_graded(robust):
     assert robust["extra_cells", NB01].points == 8
     r = robust["renamed", NB01]

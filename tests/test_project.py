@@ -83,3 +83,25 @@ def test_text_form_round_trips(path):
     again = nbsrc.text_to_notebook(nbsrc.notebook_to_text(nb))
     assert [(c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in again.cells] == \
         [(c.cell_type, c.source, c.metadata.get("nbgrader"), c.metadata.get("tags")) for c in nb.cells]
+
+
+def _make_recipe(target: str) -> list[str]:
+    """The commands of a Makefile target: the tab-indented lines right after `target:`."""
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:")) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("\t")), len(lines))
+    return [line.strip() for line in lines[start:end]]
+
+
+def test_make_test_is_the_readme_test_command():
+    """The README shows the exact command `make test` runs, and CI runs `make test`."""
+    recipe = _make_recipe("test")
+    assert len(recipe) == 1 and recipe[0].startswith("$(BIN)/pytest "), recipe
+    command = recipe[0].replace("$(BIN)/", ".venv/bin/")
+    tests_section = (ROOT / "README.md").read_text().split("## Tests", 1)[1]
+    assert f"\n{command}\n" in tests_section, f"README's Tests section should show `{command}`"
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    # every notebook nbval runs exists
+    for arg in command.split():
+        if arg.endswith(".ipynb"):
+            assert (ROOT / arg).exists(), arg
