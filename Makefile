@@ -25,7 +25,7 @@ lab: setup            ## open the course in JupyterLab
 # whose long cells the autograder shortens, at their full budget. Notebook 06's full budget takes
 # minutes: `make test-full` (or benchmarks/llm_lab.py, which measures it).
 test: setup           ## the whole test suite: unit tests, mutation suite, grading round trip, nbval
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 tests --nbval-lax solutions/03_reinforce_derivation.ipynb solutions/04_reward_to_go.ipynb solutions/05_cartpole.ipynb
+	$(BIN)/pytest -n 2 --dist loadscope --durations=15 tests --nbval-lax solutions/03_reinforce_derivation.ipynb solutions/04_reward_to_go.ipynb solutions/05_cartpole.ipynb
 
 test-full: setup      ## every solution notebook at its full budget (nbval), notebook 06 included
 	$(BIN)/pytest -n 2 --dist loadfile --durations=15 --nbval-lax solutions

@@ -51,16 +51,12 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-# Each assignment's round trip is one grading run (solved, blank, one wrong), graded once per test
-# process and shared by the tests below. `make test` runs tests on two cores (pytest-xdist
-# --dist loadgroup); the xdist_group keeps one assignment's tests, and so its grading run, on one
-# worker, while the other assignments' runs proceed on the other.
-def _group(assignment: str) -> str:
-    return f"round_trip_{assignment}"
-
-
-ROUND_TRIPS = [pytest.param(a, id=a, marks=pytest.mark.xdist_group(_group(a))) for a in ASSIGNMENTS]
-on_nb01 = pytest.mark.xdist_group(_group(NB01))
+# Each assignment's round trip is one grading run (solved, blank, one wrong), graded on first use
+# in each test process and shared by the tests below, which are all parametrized by the assignment:
+# `make test` keeps the tests of one parameter on one worker (tests/conftest.py, `work_unit`), so
+# each run is graded once while the other assignments' runs go ahead on the other core.
+ROUND_TRIPS = [pytest.param(a, id=a) for a in ASSIGNMENTS]
+ONLY_NB01 = [pytest.param(NB01, id=NB01)]
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +167,9 @@ def test_feedback_hides_hidden_tests(round_trip, assignment):
     assert "BEGIN HIDDEN TESTS" in _autograded(out, "solved", assignment).read_text()
 
 
-@on_nb01
-def test_questions_are_listed_in_notebook_order(round_trip):
-    _, results = round_trip(NB01)
+@pytest.mark.parametrize("assignment", ONLY_NB01)
+def test_questions_are_listed_in_notebook_order(round_trip, assignment):
+    _, results = round_trip(assignment)
     assert [q.question for q in results["solved", NB01].questions] == \
         ["test_iw_gradient_estimate", "test_score_function_gradient_estimate", "how_does_p_move"]
 
@@ -187,9 +183,9 @@ def test_grades_csv_lists_every_question(round_trip, assignment):
     assert len(rows) == 1 + expected
 
 
-@on_nb01
-def test_refuses_to_overwrite_an_earlier_run(round_trip, tmp_path):
-    out, _ = round_trip(NB01)
+@pytest.mark.parametrize("assignment", ONLY_NB01)
+def test_refuses_to_overwrite_an_earlier_run(round_trip, assignment, tmp_path):
+    out, _ = round_trip(assignment)
     with pytest.raises(SystemExit, match="never overwrites"):
         autograde.grade(tmp_path, out)
 
@@ -198,9 +194,6 @@ def test_refuses_to_overwrite_an_earlier_run(round_trip, tmp_path):
 
 WRONG_SCORE = ("def score_function_gradient_estimate(theta, xs, f):\n"
                "    return np.zeros(len(theta))")
-
-
-robust_group = pytest.mark.xdist_group("robust_nb01")  # one worker grades these seven submissions once
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +217,6 @@ def _points(r, question):
     return next(q.points for q in r.questions if q.question == question)
 
 
-@robust_group
 def test_infinite_loop_is_interrupted(robust):
     r = robust["infinite_loop", NB01]
     assert not r.error
@@ -232,21 +224,18 @@ def test_infinite_loop_is_interrupted(robust):
     assert _points(r, "test_score_function_gradient_estimate") == 0
 
 
-@robust_group
 def test_dead_kernel_fails_only_that_submission(robust):
     r = robust["kernel_dies", NB01]
     assert "kernel died" in r.error and r.points == 0
     assert robust["renamed", NB01].points == 8
 
 
-@robust_group
 def test_invalid_json_is_reported(robust):
     r = robust["not_json", NB01]
     assert "not a valid notebook" in r.error and r.points == 0
     assert {q.question for q in r.questions} >= {"test_iw_gradient_estimate", "test_score_function_gradient_estimate"}
 
 
-@robust_group
 def test_deleted_and_edited_test_cells_are_restored(robust):
     for student in ("deleted_test", "edited_test"):
         r = robust[student, NB01]
@@ -255,7 +244,6 @@ def test_deleted_and_edited_test_cells_are_restored(robust):
         assert _points(r, "test_iw_gradient_estimate") == 4
 
 
-@robust_group
 def test_inserted_cells_and_renamed_notebooks_are_graded(robust):
     assert robust["extra_cells", NB01].points == 8
     r = robust["renamed", NB01]

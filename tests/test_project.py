@@ -105,3 +105,17 @@ def test_make_test_is_the_readme_test_command():
     for arg in command.split():
         if arg.endswith(".ipynb"):
             assert (ROOT / arg).exists(), arg
+
+
+def test_work_units_keep_what_must_run_together_on_one_worker():
+    """`make test`'s two workers: a notebook's cells, a module's plain tests, one parameter's tests."""
+    from conftest import work_unit
+
+    assert work_unit("solutions/04_reward_to_go.ipynb::Cell 0") == work_unit("solutions/04_reward_to_go.ipynb::Cell 9")
+    assert work_unit("tests/test_grading.py::test_a[01_importance_weighting]") == \
+        work_unit("tests/test_grading.py::test_b[01_importance_weighting]") != \
+        work_unit("tests/test_grading.py::test_a[02_softmax_policies]")
+    assert work_unit("tests/test_grading.py::test_infinite_loop_is_interrupted") == \
+        work_unit("tests/test_grading.py::test_check_command_reports_and_exits_nonzero") != \
+        work_unit("tests/test_mdp.py::test_two_state_hand_values")
+    assert work_unit("tests/test_x.py::test_y[a[1]]") == "tests/test_x.py[a[1]]"
