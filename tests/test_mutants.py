@@ -25,7 +25,7 @@ def _cases(kind: str):
 @pytest.mark.parametrize("notebook, exercise, answer", list(_cases("wrong")))
 def test_wrong_answer_fails(notebook, exercise, answer):
     source = grader_cell_sources(notebook)[exercise.test_cell]
-    with pytest.raises(Exception):
+    with pytest.raises(AssertionError):
         run_test_cell(source, {**exercise.context, exercise.function: answer})
 
 
