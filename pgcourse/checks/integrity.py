@@ -198,11 +198,11 @@ class Watch:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        tampered = sys.getprofile() is not self._hook
+        current = sys.getprofile()     # None: CPython dropped the hook (e.g. on a RecursionError)
         sys.setprofile(self._previous)
         self._previous = None
-        if tampered and self.used is None:
-            self.used = "sys.setprofile (which hides from the check what ran)"
+        if current is not None and current is not self._hook and self.used is None:
+            self.used = "sys.setprofile (another profiler hides from the check what ran)"
 
     def verdict(self) -> None:
         if self.used is not None:
