@@ -41,7 +41,7 @@ def _graded_functions() -> set[tuple[str, str]]:
 
 
 def _assert_hint(message: str, function: str) -> None:
-    first = next((line for line in message.splitlines() if line.startswith(HINT_PREFIX)), "")
+    first = next((line[line.index(HINT_PREFIX):] for line in message.splitlines() if HINT_PREFIX in line), "")
     assert first.endswith(f" ran inside your {function}; this exercise asks for your own code."), message
     used = first[len(HINT_PREFIX):].split(" ran inside")[0]
     assert used in integrity.registered_code(function).values(), f"{used} is not registered for {function}"
