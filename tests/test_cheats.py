@@ -123,8 +123,15 @@ ASSIGNMENTS = [a for a in course.available(S.SOLUTIONS) if not ONLY or a in ONLY
 
 
 def _cheating_submission(assignment: str, rotation: int = 0):
-    """Every graded function of `assignment` replaced by a cheat; kinds rotate over the functions."""
+    """Every graded function of `assignment` replaced by a cheat; kinds rotate over the functions.
+
+    Code cells that nbgrader does not grade (plots, training runs) are left out, except the first
+    (the imports): graded cells are self-contained, and those cells would cost minutes per notebook.
+    """
     nb, kinds = S.solved(assignment), {}
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells = [c for i, c in enumerate(nb.cells)
+                if c.cell_type != "code" or i == first_code or c.metadata.get("nbgrader", {}).get("grade_id")]
     solutions = {S.grade_id(c): c.source for c in S.read(S.SOLUTIONS / f"{assignment}.ipynb").cells}
     for i, t in enumerate(C.by_notebook()[assignment]):
         options = C.cheats(t)

@@ -24,6 +24,10 @@ from pgcourse.checks.integrity import LibraryAnswerUsed, Watch
 # A known mistake: a description and the value such a mistake would produce.
 Mistake = tuple[str, Any]
 
+# (rtol, atol relative to the largest expected value) for results of lower precision than float64:
+# a few hundred ulps, far below the size of any mistake the checks diagnose.
+LOW_PRECISION = {np.dtype(np.float32): (2e-5, 2e-6), np.dtype(np.float16): (5e-3, 5e-4)}
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, np.ndarray) or hasattr(value, "detach"):
@@ -122,13 +126,20 @@ class Check:
 
     def expect_close(self, case: str, actual: Any, expected: Any, *, rtol: float = 1e-6,
                      atol: float = 1e-8, mistakes: Iterable[Mistake] = (), context: str = "") -> None:
-        """Compare with `np.allclose`; on failure diagnose the mistake that fits best."""
+        """Compare with `np.allclose`; on failure diagnose the mistake that fits best.
+
+        A float32 (or float16) result is compared with a tolerance that fits its precision.
+        """
         if hasattr(actual, "detach"):
-            actual = actual.detach().numpy()
+            actual = actual.detach().cpu().numpy()
         if actual is None:
             self.fail(case, "it returned None: did you forget `return`?")
-        actual_arr = np.asarray(actual, dtype=float)
         expected_arr = np.asarray(expected, dtype=float)
+        dtype = np.asarray(actual).dtype
+        if dtype in LOW_PRECISION:
+            low_rtol, low_atol = LOW_PRECISION[dtype]
+            rtol, atol = max(rtol, low_rtol), max(atol, low_atol * max(1.0, float(np.max(np.abs(expected_arr), initial=0))))
+        actual_arr = np.asarray(actual, dtype=float)
         if actual_arr.shape != expected_arr.shape:
             self.fail(case, f"expected shape {expected_arr.shape}, got shape {actual_arr.shape}.\n"
                             f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}")

@@ -102,14 +102,19 @@ def _expected_gradient(check: Check, case: str, mdp, theta, extra=lambda states:
 
     extra(states) gives the arguments after rewards (a baseline) for the trajectory with those states.
     """
+    dtypes = set()
+
     def one_trajectory(states, actions, rewards):
-        out = np.asarray(check.call(case, theta, states, actions, rewards, *extra(states)), dtype=float)
+        out = check.call(case, theta, states, actions, rewards, *extra(states))
+        out = np.asarray(out.detach().cpu() if hasattr(out, "detach") else out)
+        dtypes.add(out.dtype)
         if out.shape != theta.shape:
             check.fail(case, f"on a single trajectory (N = 1) it returned shape {out.shape}, expected {theta.shape}.")
         return out
 
     traj = enumerate_trajectories(mdp, theta)
-    return exact_moments(per_trajectory_terms(one_trajectory, traj), traj.probs).mean
+    mean = exact_moments(per_trajectory_terms(one_trajectory, traj), traj.probs).mean
+    return mean.astype(np.result_type(*dtypes, np.float16))   # float32 answers keep a float32 tolerance
 
 
 # ---- the checks --------------------------------------------------------------------------------
@@ -156,6 +161,17 @@ def check_discounted_reward_to_go(discounted_reward_to_go: Callable, seed: int =
     check.expect_close("hand case", check.call("hand case", r0.copy(), 0.5), [2.75, 3.5, 3.0],
                        mistakes=mistakes(r0, 0.5), context=(
                            "rewards [1, 2, 3], γ = 0.5: G_0 = 1 + 0.5·2 + 0.25·3 = 2.75, G_1 = 2 + 0.5·3 = 3.5, G_2 = 3."))
+
+    ri = np.array([[1, 1], [2, 0]])
+    case = "integer rewards [[1, 1], [2, 0]], γ = 0.5"
+    out = check.call(case, ri.copy(), 0.5)
+    out_dtype = np.asarray(out.detach() if hasattr(out, "detach") else out).dtype
+    if np.issubdtype(out_dtype, np.integer):
+        check.fail(case, f"the result has an integer dtype ({out_dtype}), so 1 + 0.5·1 = 1.5 was truncated to 1. "
+                         "np.zeros_like(rewards) and np.array(rewards) keep the integer type of integer rewards: "
+                         "build G as floats (np.zeros(np.shape(rewards)) or np.asarray(rewards, dtype=float)).")
+    check.expect_close(case, out, [[1.5, 1.0], [2.0, 0.0]], context=(
+        "rewards can be integers (CartPole's are); G_h = r_h + γ G_{h+1} is a float all the same."))
 
     rng = np.random.default_rng(seed)
     r = rng.normal(size=(N, H))
