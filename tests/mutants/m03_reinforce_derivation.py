@@ -5,7 +5,7 @@ import torch
 
 from pgcourse import mdp as M
 from pgcourse.estimators import validate_trajectories
-from pgcourse.policies import tabular_softmax
+from pgcourse.policies import grad_log_tabular_softmax, tabular_softmax
 from mutation import Exercise
 
 NOTEBOOK = "03_reinforce_derivation"
@@ -87,6 +87,17 @@ def glt_loop(theta, states, actions):
         out[s] -= p
         out[s, a] += 1.0
     return out
+
+
+def glt_single_step_scores(theta, states, actions):
+    """Notebook 02's single-step score from the library, summed over h (a list comprehension)."""
+    theta, states, actions = validate_trajectories(theta, states, actions, ndim=1)
+    return sum([grad_log_tabular_softmax(theta, s, a) for s, a in zip(states, actions)])
+
+
+def glt_float32(theta, states, actions):
+    """Correct, in single precision: compared with a float32 tolerance."""
+    return _steps(theta, states, actions).astype(np.float32).sum(axis=0)
 
 
 def glt_autograd_log_pi(theta, states, actions):
@@ -211,7 +222,8 @@ EXERCISES = [
     Exercise("test_grad_log_trajectory_likelihood", "grad_log_trajectory_likelihood",
              wrong=[glt_sign_flipped, glt_missing_pi_term, glt_last_step_only, glt_mean_over_h, glt_drops_first_step,
                     glt_drops_last_step, glt_made_up_transition_terms, glt_no_validation],
-             correct=[glt_loop, glt_autograd_log_pi, glt_autograd_full_log_rho_made_up_mdp]),
+             correct=[glt_loop, glt_autograd_log_pi, glt_autograd_full_log_rho_made_up_mdp, glt_single_step_scores,
+                      glt_float32]),
     Exercise("test_reinforce_gradient_estimate", "reinforce_gradient_estimate",
              wrong=[rf_sum_not_mean, rf_reward_to_go, rf_per_step_reward, rf_missing_pi_term, rf_sign_flipped,
                     rf_last_step_only, rf_mean_over_h, rf_drops_first_step, rf_product_of_means,
