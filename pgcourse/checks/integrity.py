@@ -139,11 +139,13 @@ def _resolve(dotted: str) -> Callable:
 
 @functools.lru_cache(maxsize=None)
 def registered_code(exercise: str) -> dict[CodeType, str]:
-    """{code object: "module.qualname"} of the library code that counts as `exercise`'s answer."""
-    if exercise not in BY_EXERCISE:
-        raise KeyError(f"no library answers are registered for {exercise!r}: add it to pgcourse.checks.integrity")
+    """{code object: "module.qualname"} of the library code that counts as `exercise`'s answer.
+
+    A name that is not a graded function (a check's own helper) has none; tests/test_cheats.py
+    makes sure that every graded function is registered.
+    """
     codes = {}
-    for dotted in BY_EXERCISE[exercise].library:
+    for dotted in (BY_EXERCISE[exercise].library if exercise in BY_EXERCISE else ()):
         fn = inspect.unwrap(_resolve(dotted))
         codes[fn.__code__] = f"{fn.__module__}.{fn.__qualname__}"
     return codes
