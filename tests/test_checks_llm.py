@@ -11,7 +11,6 @@ from pgcourse.checks import llm as checks
 from pgcourse.llm import rl
 
 
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_checks_accept_the_reference_pieces(seed, watch_off):
     with contextlib.redirect_stdout(io.StringIO()) as out:

@@ -12,7 +12,6 @@ from pgcourse import policies
 from pgcourse.checks import softmax as checks
 
 
-
 def test_finite_differences_match_a_known_gradient():
     theta = np.array([[0.3, -1.2], [2.0, 0.5]])
     grad = checks.finite_difference_gradient(lambda t: float(np.sum(t ** 3)), theta)

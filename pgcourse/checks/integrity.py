@@ -146,7 +146,10 @@ def registered_code(exercise: str) -> dict[CodeType, str]:
     """
     codes = {}
     for dotted in (BY_EXERCISE[exercise].library if exercise in BY_EXERCISE else ()):
-        fn = inspect.unwrap(_resolve(dotted))
+        try:
+            fn = inspect.unwrap(_resolve(dotted))
+        except (ImportError, AttributeError):   # moved in the library: tests/test_cheats.py names it
+            continue
         codes[fn.__code__] = f"{fn.__module__}.{fn.__qualname__}"
     return codes
 
