@@ -143,38 +143,46 @@ def _cheating_submission(assignment: str, rotation: int = 0):
     return nb, kinds
 
 
+# One cheating submission per notebook by default; PGCOURSE_CHEAT_ROTATIONS=8 grades every kind of
+# cheat for every function through nbgrader (eight submissions per notebook).
+ROTATIONS = range(int(os.environ.get("PGCOURSE_CHEAT_ROTATIONS", "1")))
+
+
 @pytest.fixture(scope="module")
 def graded_cheats(tmp_path_factory):
     subs = tmp_path_factory.mktemp("cheats")
     kinds = {}
     for a in ASSIGNMENTS:
-        nb, kinds[a] = _cheating_submission(a)
-        S.write(subs, "cheater", a, nb)
+        for j in ROTATIONS:
+            nb, kinds[f"cheater{j}", a] = _cheating_submission(a, rotation=j)
+            S.write(subs, f"cheater{j}", a, nb)
     results = autograde.grade(subs, tmp_path_factory.mktemp("cheats_graded") / "run", log=lambda *_: None)
-    return {r.assignment: r for r in results}, kinds, subs
+    return {(r.student, r.assignment): r for r in results}, kinds, subs
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_autograder_scores_every_cheat_zero(graded_cheats, assignment):
     results, kinds, _ = graded_cheats
-    r = results[assignment]
-    assert not r.error, r.error
-    scored = {q.question: q for q in r.questions}
-    for t in C.by_notebook()[assignment]:
-        for cell in t.cells:
-            q = scored[cell]
-            assert q.points == 0 and q.status == "failed", (kinds[assignment][t.function], autograde.format_table([r]))
-            _assert_hint(q.message, t.function)
-    assert all(q.points is None for q in r.questions if q.status == "manual")
+    for j in ROTATIONS:
+        r = results[f"cheater{j}", assignment]
+        assert not r.error, r.error
+        scored = {q.question: q for q in r.questions}
+        for t in C.by_notebook()[assignment]:
+            for cell in t.cells:
+                q = scored[cell]
+                assert q.points == 0 and q.status == "failed", \
+                    (kinds[f"cheater{j}", assignment][t.function], autograde.format_table([r]))
+                _assert_hint(q.message, t.function)
+        assert all(q.points is None for q in r.questions if q.status == "manual")
 
 
 def test_pgcourse_check_agrees_with_the_autograder(graded_cheats):
     results, _, subs = graded_cheats
     assignment = "04_reward_to_go"
-    if assignment not in results:
+    if ("cheater0", assignment) not in results:
         pytest.skip("notebook 04 is not in PGCOURSE_GRADE_ONLY")
-    rows = {row.question: row for row in selfcheck.check(subs / "cheater" / assignment / f"{assignment}.ipynb")}
-    for q in results[assignment].questions:
+    rows = {row.question: row for row in selfcheck.check(subs / "cheater0" / assignment / f"{assignment}.ipynb")}
+    for q in results["cheater0", assignment].questions:
         assert rows[q.question].points == q.points, (q.question, rows[q.question], q)
         if q.status == "failed":
             assert HINT_PREFIX in rows[q.question].message
