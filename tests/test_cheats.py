@@ -6,6 +6,8 @@ cells when the watch is switched off (so they are real answers, caught only by t
 a verbatim copy of a reference's source is never flagged. Through nbgrader, one submission per
 notebook hands in a cheat for every function (the kinds rotate over the functions) and must score
 0 on exactly those questions, with the hint in the message; `pgcourse check` agrees on notebook 04.
+PGCOURSE_CHEAT_ROTATIONS=8 grades every kind for every function through nbgrader (slow);
+PGCOURSE_GRADE_ONLY=04_reward_to_go,… restricts the notebooks, as in tests/test_grading.py.
 """
 
 from __future__ import annotations
