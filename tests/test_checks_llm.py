@@ -6,12 +6,13 @@ import io
 import pytest
 import torch
 
+from cheats import watch_off  # noqa: F401  (a fixture)
 from pgcourse.checks import llm as checks
 from pgcourse.llm import rl
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_checks_accept_the_reference_pieces(seed):
+def test_checks_accept_the_reference_pieces(seed, watch_off):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         checks.check_sequence_log_prob(rl.sequence_log_prob, seed=seed)
         checks.check_kl_penalized_reward(rl.kl_penalized_reward, seed=seed)
@@ -32,7 +33,7 @@ def test_hints_name_the_mistake():
         checks.check_reinforce_lm_loss(lambda lp, a: -(a * lp).mean())
 
 
-def test_rebel_check_accepts_the_reference_and_names_mistakes():
+def test_rebel_check_accepts_the_reference_and_names_mistakes(watch_off):
     from pgcourse.checks.rebel import check_rebel_loss
     from pgcourse.llm.rebel import rebel_loss
 

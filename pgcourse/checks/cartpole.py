@@ -9,31 +9,18 @@ CartPole training that grading uses and asks for a clearly-learning return.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from typing import Callable
 
 import numpy as np
 import torch
 
-from pgcourse.checks.core import Check, Mistake
+from pgcourse.checks.core import Check, Mistake, one_thread, quiet
+from pgcourse.checks.integrity import LibraryAnswerUsed, Watch
 
 # A random policy scores ~22 on CartPole-v1; the correct loss reaches 246–276 (seeds 0–5) with
 # GRADING_CONFIG; a sign-flipped loss ~9. Scaled losses (a mean over all steps, …) also learn with
 # Adam, which is why the value checks of `check_reinforce_loss` are the ones that catch them.
 TRAINING_THRESHOLD = 150.0
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny tensors: one torch thread is faster and keeps runs reproducible; restore afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _ragged_mask(rng: np.random.Generator, N: int, T: int) -> np.ndarray:
@@ -77,8 +64,7 @@ def _as_loss(check: Check, case: str, out: object) -> torch.Tensor:
 def _backward(check: Check, case: str, loss: torch.Tensor) -> None:
     if not loss.requires_grad:
         check.fail(case, "the loss carries no gradient: did you detach log_probs, or build it from NumPy?")
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
+    with quiet():
         loss.backward()
 
 
@@ -138,7 +124,7 @@ def check_reinforce_loss(reinforce_loss: Callable, seed: int = 0, N: int = 4, T:
 
     # A real policy: the autograd gradient over θ equals the estimator built step by step.
     case = f"policy gradient over θ, N={N}, T={T}"
-    with _one_thread():
+    with one_thread():
         policy = make_policy(hidden=8, seed=seed)
         obs = rng.normal(size=(N, T, 4)).astype(np.float32) * np.array([1.0, 1.0, 0.1, 1.0], dtype=np.float32)
         actions = rng.integers(0, 2, size=(N, T))
@@ -170,9 +156,10 @@ def check_training(reinforce_loss: Callable, seed: int = 0, threshold: float = T
         raise AssertionError(f"reinforce_loss should be a function, but it is {type(reinforce_loss).__name__}.")
     config = dataclasses.replace(GRADING_CONFIG, seed=seed)
     try:
-        with _one_thread(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            history = train_reinforce(config, loss_fn=reinforce_loss, progress=False)
+        with one_thread(), quiet():
+            history = train_reinforce(config, loss_fn=Watch("reinforce_loss").wrap(reinforce_loss), progress=False)
+    except LibraryAnswerUsed:
+        raise
     except NotImplementedError:
         raise AssertionError("reinforce_loss is not implemented yet.") from None
     except Exception as err:

@@ -4,7 +4,9 @@ A check runs a few named cases. On the first failure it raises `AssertionError` 
 student can act on: the case, the input, the expected and actual values, and, when the actual
 value matches a known mistake, a hint ("right shape, wrong sign: are you ascending?"). On success
 it prints one ✓ line. Nothing is written to stderr: warnings raised by the student's code are
-silenced here (nbgrader scores any cell that writes to stderr as 0).
+silenced here (nbgrader scores any cell that writes to stderr as 0). Every call of the student's
+function is watched: if library code that counts as the exercise's answer runs inside it
+(`pgcourse.checks.integrity`), the check fails with one hint naming it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+import torch
+
+from pgcourse.checks.integrity import LibraryAnswerUsed, Watch
 
 # A known mistake: a description and the value such a mistake would produce.
 Mistake = tuple[str, Any]
+
+# (rtol, atol relative to the largest expected value) for results of lower precision than float64:
+# a few hundred ulps, far below the size of any mistake the checks diagnose.
+LOW_PRECISION = {np.dtype(np.float32): (2e-5, 2e-6), np.dtype(np.float16): (5e-3, 5e-4)}
 
 
 def _fmt(value: Any) -> str:
@@ -25,6 +34,25 @@ def _fmt(value: Any) -> str:
         arr = np.asarray(value.detach() if hasattr(value, "detach") else value)
         return np.array2string(arr, precision=4, suppress_small=True, max_line_width=90, threshold=40)
     return repr(value)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence warnings and stderr of the code inside (nbgrader scores a cell with stderr as 0)."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one torch thread is faster and reproducible; the previous count is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class Check:
@@ -36,44 +64,59 @@ class Check:
         self.name = name
         self.fn = fn
         self.passed = 0
+        self.watch = Watch(name)   # which library code counts as this exercise's answer
 
     def fail(self, case: str, message: str) -> None:
         raise AssertionError(f"{self.name} fails on case '{case}':\n{message}")
 
     def call(self, case: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the student's function quietly; turn its exceptions into a readable failure."""
+        """Call the student's function quietly and watched; turn its exceptions into a readable failure."""
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-                warnings.simplefilter("ignore")
-                return self.fn(*args, **kwargs)
+            with quiet(), self.watch:
+                result = self.fn(*args, **kwargs)
+        except LibraryAnswerUsed:
+            raise
         except NotImplementedError:
             raise AssertionError(
                 f"{self.name} is not implemented yet: replace `raise NotImplementedError()` "
                 "with your code."
             ) from None
         except Exception as err:  # the student's own error, shown with the case that caused it
+            self.watch.verdict()
             raise AssertionError(
                 f"{self.name} raised {type(err).__name__}: {err}\non case '{case}' "
                 f"with arguments:\n{self._describe(args, kwargs)}"
             ) from err
+        self.watch.verdict()
+        return result
 
     def expect_raises(self, case: str, exception: type[BaseException], *args: Any, hint: str = "",
                       **kwargs: Any) -> None:
         """The function must reject bad input with `exception` (e.g. ValueError)."""
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-                warnings.simplefilter("ignore")
+            with quiet(), self.watch:
                 result = self.fn(*args, **kwargs)
         except NotImplementedError:
             raise AssertionError(f"{self.name} is not implemented yet.") from None
         except exception:
+            self.watch.verdict()
             self.passed += 1
             return
         except Exception as err:
+            self.watch.verdict()
             self.fail(case, f"expected {exception.__name__}, but it raised {type(err).__name__}: {err}. {hint}")
-        else:
-            self.fail(case, f"expected a {exception.__name__} for this bad input, but it returned "
-                            f"{_fmt(result)} instead. {hint}")
+        self.watch.verdict()
+        self.fail(case, f"expected a {exception.__name__} for this bad input, but it returned "
+                        f"{_fmt(result)} instead. {hint}")
+
+    def expect_tensor(self, case: str, out: Any, shape: tuple[int, ...]) -> torch.Tensor:
+        """`out` must be a torch tensor of `shape` (training loops need tensors, not floats)."""
+        if not isinstance(out, torch.Tensor):
+            self.fail(case, f"expected a torch tensor of shape {tuple(shape)}, got {type(out).__name__}: stay in "
+                            "torch (no .item(), no NumPy), the training loop needs tensors.")
+        if tuple(out.shape) != tuple(shape):
+            self.fail(case, f"expected shape {tuple(shape)}, got {tuple(out.shape)}.")
+        return out
 
     def expect_shape(self, case: str, actual: Any, shape: tuple[int, ...]) -> None:
         got = tuple(np.shape(actual.detach() if hasattr(actual, "detach") else actual))
@@ -83,13 +126,20 @@ class Check:
 
     def expect_close(self, case: str, actual: Any, expected: Any, *, rtol: float = 1e-6,
                      atol: float = 1e-8, mistakes: Iterable[Mistake] = (), context: str = "") -> None:
-        """Compare with `np.allclose`; on failure diagnose the mistake that fits best."""
+        """Compare with `np.allclose`; on failure diagnose the mistake that fits best.
+
+        A float32 (or float16) result is compared with a tolerance that fits its precision.
+        """
         if hasattr(actual, "detach"):
-            actual = actual.detach().numpy()
+            actual = actual.detach().cpu().numpy()
         if actual is None:
             self.fail(case, "it returned None: did you forget `return`?")
-        actual_arr = np.asarray(actual, dtype=float)
         expected_arr = np.asarray(expected, dtype=float)
+        dtype = np.asarray(actual).dtype
+        if dtype in LOW_PRECISION:
+            low_rtol, low_atol = LOW_PRECISION[dtype]
+            rtol, atol = max(rtol, low_rtol), max(atol, low_atol * max(1.0, float(np.max(np.abs(expected_arr), initial=0))))
+        actual_arr = np.asarray(actual, dtype=float)
         if actual_arr.shape != expected_arr.shape:
             self.fail(case, f"expected shape {expected_arr.shape}, got shape {actual_arr.shape}.\n"
                             f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}")
@@ -108,15 +158,6 @@ class Check:
         if np.any(expected_arr != 0) and np.allclose(actual_arr, -expected_arr, rtol=rtol, atol=atol):
             self.fail(case, f"{message}\nHint: right size, wrong sign. Check the sign of each term.")
         self.fail(case, message)
-
-    def expect_within(self, case: str, actual: Any, expected: Any, tolerance: Any, what: str) -> None:
-        """|actual − expected| ≤ tolerance elementwise (a statistical check; tolerance from the SE)."""
-        actual_arr = np.asarray(actual, dtype=float)
-        expected_arr = np.asarray(expected, dtype=float)
-        if actual_arr.shape != expected_arr.shape or not np.all(np.abs(actual_arr - expected_arr) <= tolerance):
-            self.fail(case, f"{what}\nexpected: {_fmt(expected_arr)} ± {_fmt(np.asarray(tolerance))}\n"
-                            f"  actual: {_fmt(actual_arr)}")
-        self.passed += 1
 
     def done(self) -> None:
         print(f"✓ {self.name}: all {self.passed} checks passed.")

@@ -16,38 +16,22 @@ References: Williams 1992; Kool et al. 2019 and Ahmadian et al. 2024 (RLOO); Sti
 from __future__ import annotations
 
 import contextlib
-import io
 import math
-import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pgcourse.checks.core import Check, Mistake
+from pgcourse.checks.core import Check, Mistake, one_thread, quiet
+from pgcourse.checks.integrity import LibraryAnswerUsed
 
 
 @contextlib.contextmanager
-def _quiet_one_thread():
-    """Tiny tensors: one torch thread; silence the student's warnings (stderr scores 0)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _tensor(check: Check, case: str, out: object, shape: tuple[int, ...]) -> torch.Tensor:
-    if not isinstance(out, torch.Tensor):
-        check.fail(case, f"expected a torch tensor of shape {shape}, got {type(out).__name__}: stay in "
-                         "torch (no .item(), no NumPy), the training loop needs tensors.")
-    if tuple(out.shape) != tuple(shape):
-        check.fail(case, f"expected shape {tuple(shape)}, got {tuple(out.shape)}.")
-    return out
+def quiet_one_thread() -> Iterator[None]:
+    """One torch thread, the student's warnings silenced (stderr scores 0)."""
+    with one_thread(), quiet():
+        yield
 
 
 # ----------------------------------------------------------------------------- sequence_log_prob
@@ -110,8 +94,10 @@ def _smoke_train_rl(check: Check, name: str, fn: Callable, k: int, seed: int) ->
     cfg = RLConfig(steps=2, samples_per_step=8, k=k)
     _, ref_hist = train_rl(policy, rm, posts, seed, cfg)
     try:
-        with _quiet_one_thread():
-            _, hist = train_rl(policy, rm, posts, seed, cfg, LMFunctions(**{name: fn}))
+        with quiet_one_thread():
+            _, hist = train_rl(policy, rm, posts, seed, cfg, LMFunctions(**{name: check.watch.wrap(fn)}))
+    except LibraryAnswerUsed:
+        raise
     except NotImplementedError:
         raise AssertionError(f"{name} is not implemented yet.") from None
     except Exception as err:
@@ -136,7 +122,7 @@ def check_sequence_log_prob(sequence_log_prob: Callable, seed: int = 0, B: int =
     tokens = torch.tensor([[2, 1, 0], [0, 2, 1]])
     mask = torch.tensor([[0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
     expected, mistakes = _seq_logp_mistakes(logits, tokens, mask)
-    out = _tensor(check, "hand case", check.call("hand case", logits, tokens, mask), (2,))
+    out = check.expect_tensor("hand case", check.call("hand case", logits, tokens, mask), (2,))
     check.expect_close("hand case", out.detach(), expected, rtol=1e-5, mistakes=mistakes, context=(
         "B = 2, T = 3, V = 3. Row 0: position 0 is prompt (mask 0); ln(1/2) + ln(3/5) = ln 0.3 = −1.204.\n"
         "Row 1: position 2 is padding; ln(1/3) + ln(1/4) = ln(1/12) = −2.485."))
@@ -151,7 +137,7 @@ def check_sequence_log_prob(sequence_log_prob: Callable, seed: int = 0, B: int =
     mask = ((cols >= prompt_len[:, None]) & (cols < end[:, None])).float()
     case = f"random B={B}, T={T}, V={V} with prompt and padding positions"
     expected, mistakes = _seq_logp_mistakes(logits.detach(), tokens, mask)
-    out = _tensor(check, case, check.call(case, logits, tokens, mask), (B,))
+    out = check.expect_tensor(case, check.call(case, logits, tokens, mask), (B,))
     check.expect_close(case, out.detach(), expected, rtol=1e-5, atol=1e-6, mistakes=mistakes,
                        context=f"mask =\n{mask.numpy()}")
     if not out.requires_grad:
@@ -167,12 +153,12 @@ def check_sequence_log_prob(sequence_log_prob: Callable, seed: int = 0, B: int =
     # Real inputs: the course's transformer, real prompts, sampled and reference responses.
     from pgcourse.llm.model import response_logits, token_log_probs
     case = "real model: response_logits of sampled summaries"
-    with _quiet_one_thread():
+    with quiet_one_thread():
         model, prompts, y, m = _real_batch(seed)
-        out = _tensor(check, case, check.call(case, response_logits(model, prompts, y), y, m), (len(y),))
+        out = check.expect_tensor(case, check.call(case, response_logits(model, prompts, y), y, m), (len(y),))
         expected = token_log_probs(model, prompts, y).sum(1)
     check.expect_close(case, out.detach(), expected.detach(), rtol=1e-4, atol=1e-5)
-    with _quiet_one_thread():
+    with quiet_one_thread():
         _smoke_train_rl(check, "sequence_log_prob", sequence_log_prob, k=2, seed=seed)
     check.done()
 
@@ -199,7 +185,7 @@ def check_kl_penalized_reward(kl_penalized_reward: Callable, seed: int = 0, N: i
     lp = torch.tensor([-2.0, -3.0, -4.0])
     ref = torch.tensor([-2.5, -2.0, -4.0])
     expected, mistakes = _kl_mistakes(s, lp, ref, 0.1)
-    out = _tensor(check, "hand case", check.call("hand case", s, lp, ref, 0.1), (3,))
+    out = check.expect_tensor("hand case", check.call("hand case", s, lp, ref, 0.1), (3,))
     if not (torch.equal(s, torch.tensor([1.0, 0.5, -1.0])) and torch.equal(lp, torch.tensor([-2.0, -3.0, -4.0]))):
         check.fail("hand case", "your function changed its inputs in place (e.g. `scores -= ...`): the training "
                                 "loop still needs the scores and log-probabilities. Compute a new tensor instead.")
@@ -213,7 +199,7 @@ def check_kl_penalized_reward(kl_penalized_reward: Callable, seed: int = 0, N: i
     beta = float(0.05 + torch.rand((), generator=g))
     case = f"random N={N}, β={beta:.3f}, inputs with requires_grad=True"
     expected, mistakes = _kl_mistakes(s.detach(), lp.detach(), ref.detach(), beta)
-    out = _tensor(check, case, check.call(case, s, lp, ref, beta), (N,))
+    out = check.expect_tensor(case, check.call(case, s, lp, ref, beta), (N,))
     check.expect_close(case, out.detach(), expected, rtol=1e-5, atol=1e-6, mistakes=mistakes)
     if out.requires_grad:
         check.fail(case, "the reward carries a gradient (out.requires_grad is True). It is a number "
@@ -221,7 +207,7 @@ def check_kl_penalized_reward(kl_penalized_reward: Callable, seed: int = 0, N: i
                          "must not push on ln π_θ through the reward. Return a detached tensor "
                          "(.detach(), or compute it under torch.no_grad()).")
     check.passed += 1
-    with _quiet_one_thread():
+    with quiet_one_thread():
         _smoke_train_rl(check, "kl_penalized_reward", kl_penalized_reward, k=1, seed=seed)
     check.done()
 
@@ -272,7 +258,7 @@ def check_rloo_advantages(rloo_advantages: Callable, seed: int = 0, P: int = 4, 
     for case, r, why in cases:
         r = np.asarray(r, dtype=np.float32)
         rewards = torch.tensor(r)
-        out = _tensor(check, case, check.call(case, rewards), r.shape)
+        out = check.expect_tensor(case, check.call(case, rewards), r.shape)
         if not np.array_equal(rewards.numpy(), r):
             check.fail(case, "your function changed its input `rewards` in place (e.g. `rewards -= ...`): the "
                              "training loop still needs the rewards. Compute a new tensor instead.")
@@ -281,7 +267,7 @@ def check_rloo_advantages(rloo_advantages: Callable, seed: int = 0, P: int = 4, 
     check.expect_raises("k = 1 sample per prompt", ValueError, torch.ones(4, 1), hint=(
         "With one sample per prompt there is no other sample to build the baseline from (k − 1 = 0): "
         "raise ValueError with a message that says so."))
-    with _quiet_one_thread():
+    with quiet_one_thread():
         _smoke_train_rl(check, "rloo_advantages", rloo_advantages, k=4, seed=seed)
     check.done()
 
@@ -304,7 +290,7 @@ def check_reinforce_lm_loss(reinforce_lm_loss: Callable, seed: int = 0, N: int =
     lp = torch.tensor([-1.0, -2.0, -0.5], requires_grad=True)
     adv = torch.tensor([1.0, -2.0, 0.5])
     expected, mistakes = _loss_mistakes(lp.detach(), adv)
-    out = _tensor(check, "hand case", check.call("hand case", lp, adv), ())
+    out = check.expect_tensor("hand case", check.call("hand case", lp, adv), ())
     check.expect_close("hand case", out.detach(), expected, rtol=1e-6, mistakes=mistakes, context=(
         "L = −(1/3)[(1)(−1) + (−2)(−2) + (0.5)(−0.5)] = −2.75/3 = −0.9167."))
 
@@ -315,7 +301,7 @@ def check_reinforce_lm_loss(reinforce_lm_loss: Callable, seed: int = 0, N: int =
     adv = base - 0.5 * lp  # carries a gradient into lp on purpose
     case = f"random N={N}, advantages that depend on ln π (with a graph)"
     expected, mistakes = _loss_mistakes(lp.detach(), adv.detach())
-    out = _tensor(check, case, check.call(case, lp, adv), ())
+    out = check.expect_tensor(case, check.call(case, lp, adv), ())
     check.expect_close(case, out.detach(), expected, rtol=1e-5, atol=1e-6, mistakes=mistakes)
     if not out.requires_grad:
         check.fail(case, "the loss carries no gradient: did you detach seq_logp or call .item()?")
@@ -331,12 +317,12 @@ def check_reinforce_lm_loss(reinforce_lm_loss: Callable, seed: int = 0, N: int =
     # The real model: ∇_θ L equals −(1/N) Σ_i A_i ∇_θ ln π_θ(y_i|x_i), one sample at a time.
     from pgcourse.llm.model import token_log_probs
     case = "real model: gradient over θ vs the estimator, sample by sample"
-    with _quiet_one_thread():
+    with quiet_one_thread():
         model, prompts, y, _ = _real_batch(seed)
         n = len(y)
         a = torch.randn(n, generator=g)
         params = [p for p in model.parameters()]
-        loss = _tensor(check, case, check.call(case, token_log_probs(model, prompts, y).sum(1), a), ())
+        loss = check.expect_tensor(case, check.call(case, token_log_probs(model, prompts, y).sum(1), a), ())
         auto = torch.autograd.grad(loss, params)
         hand = [torch.zeros_like(p) for p in params]
         for i in range(n):
@@ -345,6 +331,6 @@ def check_reinforce_lm_loss(reinforce_lm_loss: Callable, seed: int = 0, N: int =
                 acc -= a[i] * gg / n
     check.expect_close(case, torch.cat([x.flatten() for x in auto]), torch.cat([x.flatten() for x in hand]),
                        rtol=1e-4, atol=1e-6)
-    with _quiet_one_thread():
+    with quiet_one_thread():
         _smoke_train_rl(check, "reinforce_lm_loss", reinforce_lm_loss, k=2, seed=seed)
     check.done()

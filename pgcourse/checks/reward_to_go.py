@@ -17,7 +17,8 @@ import numpy as np
 from pgcourse.checks.core import Check
 from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, policy_evaluation, random_mdp, \
     sample_trajectories
-from pgcourse.policies import grad_log_tabular_softmax_batch
+from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.variance import exact_moments, per_trajectory_terms
 
 EXACT_RTOL, EXACT_ATOL = 1e-8, 1e-10
 
@@ -66,8 +67,7 @@ def _estimate(theta, states, actions, weights) -> np.ndarray:
 def _estimate_mistakes(theta, states, actions, rewards) -> list:
     N, H = rewards.shape
     G = _rtg(rewards)
-    pi = np.exp(theta - theta.max(1, keepdims=True))
-    pi /= pi.sum(1, keepdims=True)
+    pi = tabular_softmax(theta)
     one_hot = np.eye(theta.shape[0])[states][..., :, None] * np.eye(theta.shape[1])[actions][..., None, :]
     return [
         ("you weighted every step by the full return R(τ): that is REINFORCE (also unbiased, but not "
@@ -97,15 +97,24 @@ def _case(seed: int, S: int, A: int, H: int, N: int):
     return mdp, theta, states, actions, rewards
 
 
-def _expected_gradient(check: Check, case: str, fn: Callable, mdp, theta, extra=lambda traj, m: ()) -> np.ndarray:
-    """Σ_τ ρ_θ(τ) fn(θ, τ) over every trajectory τ (N = 1 each): the estimator's exact expectation."""
+def _expected_gradient(check: Check, case: str, mdp, theta, extra=lambda states: ()) -> np.ndarray:
+    """Σ_τ ρ_θ(τ) ĝ({τ}) over every trajectory τ (N = 1 each): the estimator's exact expectation.
+
+    extra(states) gives the arguments after rewards (a baseline) for the trajectory with those states.
+    """
+    dtypes = set()
+
+    def one_trajectory(states, actions, rewards):
+        out = check.call(case, theta, states, actions, rewards, *extra(states))
+        out = np.asarray(out.detach().cpu() if hasattr(out, "detach") else out)
+        dtypes.add(out.dtype)
+        if out.shape != theta.shape:
+            check.fail(case, f"on a single trajectory (N = 1) it returned shape {out.shape}, expected {theta.shape}.")
+        return out
+
     traj = enumerate_trajectories(mdp, theta)
-    terms = [np.asarray(check.call(case, theta, traj.states[m:m + 1], traj.actions[m:m + 1], traj.rewards[m:m + 1],
-                                   *extra(traj, m)), dtype=float) for m in range(len(traj.probs))]
-    shapes = {t.shape for t in terms}
-    if shapes != {theta.shape}:
-        check.fail(case, f"on a single trajectory (N = 1) it returned shapes {sorted(shapes)}, expected {theta.shape}.")
-    return np.tensordot(traj.probs, np.stack(terms), axes=1)
+    mean = exact_moments(per_trajectory_terms(one_trajectory, traj), traj.probs).mean
+    return mean.astype(np.result_type(*dtypes, np.float16))   # float32 answers keep a float32 tolerance
 
 
 # ---- the checks --------------------------------------------------------------------------------
@@ -153,6 +162,17 @@ def check_discounted_reward_to_go(discounted_reward_to_go: Callable, seed: int =
                        mistakes=mistakes(r0, 0.5), context=(
                            "rewards [1, 2, 3], γ = 0.5: G_0 = 1 + 0.5·2 + 0.25·3 = 2.75, G_1 = 2 + 0.5·3 = 3.5, G_2 = 3."))
 
+    ri = np.array([[1, 1], [2, 0]])
+    case = "integer rewards [[1, 1], [2, 0]], γ = 0.5"
+    out = check.call(case, ri.copy(), 0.5)
+    out_dtype = np.asarray(out.detach() if hasattr(out, "detach") else out).dtype
+    if np.issubdtype(out_dtype, np.integer):
+        check.fail(case, f"the result has an integer dtype ({out_dtype}), so 1 + 0.5·1 = 1.5 was truncated to 1. "
+                         "np.zeros_like(rewards) and np.array(rewards) keep the integer type of integer rewards: "
+                         "build G as floats (np.zeros(np.shape(rewards)) or np.asarray(rewards, dtype=float)).")
+    check.expect_close(case, out, [[1.5, 1.0], [2.0, 0.0]], context=(
+        "rewards can be integers (CartPole's are); G_h = r_h + γ G_{h+1} is a float all the same."))
+
     rng = np.random.default_rng(seed)
     r = rng.normal(size=(N, H))
     for case, gamma, expected in [("batch, γ = 0.9", 0.9, _discounted(r, 0.9)),
@@ -192,7 +212,7 @@ def check_reward_to_go_gradient_estimate(reward_to_go_gradient_estimate: Callabl
 
     small = random_mdp(2, 2, H=3, seed=seed + 1)
     theta_small = np.random.default_rng(seed + 7).normal(size=(2, 2))
-    mean = _expected_gradient(check, "exact expectation", reward_to_go_gradient_estimate, small, theta_small)
+    mean = _expected_gradient(check, "exact expectation", small, theta_small)
     check.expect_close("exact expectation", mean, exact_policy_gradient(small, theta_small), rtol=EXACT_RTOL,
                        atol=EXACT_ATOL, context=(
                            "Σ_τ ρ_θ(τ) · (your estimate from the single trajectory τ), over all 64 trajectories of a "
@@ -263,14 +283,14 @@ def check_baseline_gradient_estimate(baseline_gradient_estimate: Callable, seed:
     theta_small = np.random.default_rng(seed + 7).normal(size=(2, 2))
     exact = exact_policy_gradient(small, theta_small)
     b_small = np.array([2.0, -1.0])
-    mean = _expected_gradient(check, "exact expectation, b(s)", baseline_gradient_estimate, small, theta_small,
-                              extra=lambda traj, m: (b_small.copy(),))
+    mean = _expected_gradient(check, "exact expectation, b(s)", small, theta_small,
+                              extra=lambda states: (b_small.copy(),))
     check.expect_close("exact expectation, b(s)", mean, exact, rtol=EXACT_RTOL, atol=EXACT_ATOL, context=(
         "Σ_τ ρ_θ(τ) · (your estimate from the single trajectory τ) with b = [2, −1] should equal the exact "
         "∇_θ J(θ): a baseline that depends only on the state leaves the expectation unchanged."))
     V_small = policy_evaluation(small, theta_small).V
-    mean = _expected_gradient(check, "exact expectation, V_h(s_h)", baseline_gradient_estimate, small, theta_small,
-                              extra=lambda traj, m: (V_small[np.arange(3), traj.states[m:m + 1]],))
+    mean = _expected_gradient(check, "exact expectation, V_h(s_h)", small, theta_small,
+                              extra=lambda states: (V_small[np.arange(3), states],))
     check.expect_close("exact expectation, V_h(s_h)", mean, exact, rtol=EXACT_RTOL, atol=EXACT_ATOL, context=(
         "with the per-step baseline b_h = V^π_h(s_h) of shape (1, H), the exact expectation should still be ∇_θ J(θ)."))
 

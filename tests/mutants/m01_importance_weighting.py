@@ -151,6 +151,11 @@ def sf_loop(theta, xs, f):
     return total / len(xs)
 
 
+def sf_list_comprehension(theta, xs, f):
+    theta, xs, f, p, _ = _checked_sf(theta, xs, f)
+    return np.mean([(np.eye(len(theta))[x] - p) * f[x] for x in xs], axis=0)
+
+
 def sf_autograd(theta, xs, f):
     theta, xs, f, _, _ = _checked_sf(theta, xs, f)
     theta_t = torch.tensor(theta, requires_grad=True)
@@ -167,5 +172,5 @@ EXERCISES = [
     Exercise("test_score_function_gradient_estimate", "score_function_gradient_estimate",
              wrong=[sf_sign_flipped, sf_grad_p_not_log, sf_missing_f, sf_sum_not_mean, sf_missing_normaliser_term,
                     sf_divides_by_p, sf_no_validation],
-             correct=[sf_loop, sf_autograd]),
+             correct=[sf_loop, sf_autograd, sf_list_comprehension]),
 ]

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from pgcourse import mdp as M
-from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.estimators import validate_trajectories
+from pgcourse.policies import grad_log_tabular_softmax, tabular_softmax
 from mutation import Exercise
 
 NOTEBOOK = "03_reinforce_derivation"
@@ -12,12 +13,16 @@ NOTEBOOK = "03_reinforce_derivation"
 
 # ---- grad_log_trajectory_likelihood ----------------------------------------------------------
 
+def _scores(theta, states, actions):
+    """Per-step scores e_s ⊗ (e_a − π_θ(·|s)) by hand, (..., S, A) (the library's batch score is an answer)."""
+    S, A = theta.shape
+    return np.eye(S)[states][..., :, None] * (np.eye(A)[actions] - tabular_softmax(theta)[states])[..., None, :]
+
+
 def _steps(theta, states, actions):
     """Validated per-step scores ∇_θ ln π_θ(a_h|s_h), (H, S, A)."""
-    states, actions = np.asarray(states), np.asarray(actions)
-    if states.ndim != 1 or states.shape != actions.shape:
-        raise ValueError("states and actions must both have shape (H,)")
-    return grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), states, actions)
+    theta, states, actions = validate_trajectories(theta, states, actions, ndim=1)
+    return _scores(theta, states, actions)
 
 
 def glt_sign_flipped(theta, states, actions):
@@ -51,7 +56,7 @@ def glt_made_up_transition_terms(theta, states, actions):
     """Adds a "∇ ln P" term for each transition, modelling P(s_{h+1}|s_h, a_h) by π_θ(a_h|s_{h+1})."""
     steps = _steps(theta, states, actions)
     states, actions = np.asarray(states), np.asarray(actions)
-    extra = grad_log_tabular_softmax_batch(np.asarray(theta, float), states[1:], actions[:-1]).sum(axis=0)
+    extra = _scores(np.asarray(theta, float), states[1:], actions[:-1]).sum(axis=0)
     return steps.sum(axis=0) + extra
 
 
@@ -84,6 +89,17 @@ def glt_loop(theta, states, actions):
     return out
 
 
+def glt_single_step_scores(theta, states, actions):
+    """Notebook 02's single-step score from the library, summed over h (a list comprehension)."""
+    theta, states, actions = validate_trajectories(theta, states, actions, ndim=1)
+    return sum([grad_log_tabular_softmax(theta, s, a) for s, a in zip(states, actions)])
+
+
+def glt_float32(theta, states, actions):
+    """Correct, in single precision: compared with a float32 tolerance."""
+    return _steps(theta, states, actions).astype(np.float32).sum(axis=0)
+
+
 def glt_autograd_log_pi(theta, states, actions):
     _steps(theta, states, actions)                  # validation only
     t = torch.tensor(np.asarray(theta, dtype=float), requires_grad=True)
@@ -108,10 +124,8 @@ def glt_autograd_full_log_rho_made_up_mdp(theta, states, actions):
 
 def _batch(theta, states, actions, rewards):
     """Validated (N, H, S, A) scores and (N, H) rewards."""
-    states, actions, rewards = np.asarray(states), np.asarray(actions), np.asarray(rewards, dtype=float)
-    if states.ndim != 2 or not states.shape == actions.shape == rewards.shape:
-        raise ValueError("states, actions and rewards must share one shape (N, H)")
-    return grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), states, actions), rewards
+    theta, states, actions, rewards = validate_trajectories(theta, states, actions, rewards, ndim=2)
+    return _scores(theta, states, actions), rewards
 
 
 def rf_sum_not_mean(theta, states, actions, rewards):
@@ -170,8 +184,8 @@ def rf_mean_reward_not_return(theta, states, actions, rewards):
 
 
 def rf_no_rewards_validation(theta, states, actions, rewards):
-    states, actions = np.asarray(states), np.asarray(actions)
-    steps = grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), states, actions)
+    theta, states, actions = validate_trajectories(theta, states, actions)
+    steps = _scores(theta, states, actions)
     ret = np.asarray(rewards, dtype=float).reshape(len(rewards), -1).sum(axis=1)   # any reward shape "works"
     return np.mean(steps.sum(axis=1) * ret[:, None, None], axis=0)
 
@@ -204,19 +218,15 @@ def rf_autograd_surrogate(theta, states, actions, rewards):
     return t.grad.numpy()
 
 
-def rf_library(theta, states, actions, rewards):
-    from pgcourse.estimators import reinforce_gradient_estimate
-    return reinforce_gradient_estimate(theta, states, actions, rewards)
-
-
 EXERCISES = [
     Exercise("test_grad_log_trajectory_likelihood", "grad_log_trajectory_likelihood",
              wrong=[glt_sign_flipped, glt_missing_pi_term, glt_last_step_only, glt_mean_over_h, glt_drops_first_step,
                     glt_drops_last_step, glt_made_up_transition_terms, glt_no_validation],
-             correct=[glt_loop, glt_autograd_log_pi, glt_autograd_full_log_rho_made_up_mdp]),
+             correct=[glt_loop, glt_autograd_log_pi, glt_autograd_full_log_rho_made_up_mdp, glt_single_step_scores,
+                      glt_float32]),
     Exercise("test_reinforce_gradient_estimate", "reinforce_gradient_estimate",
              wrong=[rf_sum_not_mean, rf_reward_to_go, rf_per_step_reward, rf_missing_pi_term, rf_sign_flipped,
                     rf_last_step_only, rf_mean_over_h, rf_drops_first_step, rf_product_of_means,
                     rf_mean_reward_not_return, rf_no_rewards_validation],
-             correct=[rf_loop, rf_autograd_surrogate, rf_library]),
+             correct=[rf_loop, rf_autograd_surrogate]),
 ]

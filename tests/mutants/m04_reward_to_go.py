@@ -61,6 +61,25 @@ def rtg_total_minus_past(rewards):
     return rewards.sum(-1, keepdims=True) - past
 
 
+def rtg_list_comprehension(rewards):
+    rewards = np.asarray(rewards)
+    rows = rewards.reshape(-1, rewards.shape[-1])
+    return np.array([[row[h:].sum() for h in range(len(row))] for row in rows]).reshape(rewards.shape)
+
+
+def rtg_apply_along_axis(rewards):
+    return np.apply_along_axis(lambda row: np.cumsum(row[::-1])[::-1], -1, np.asarray(rewards))
+
+
+def rtg_torch(rewards):
+    return torch.as_tensor(np.asarray(rewards)).flip(-1).cumsum(-1).flip(-1).numpy()
+
+
+def rtg_float32(rewards):
+    """Correct, in single precision: compared with a float32 tolerance."""
+    return np.flip(np.cumsum(np.flip(np.asarray(rewards, dtype=np.float32), -1), -1), -1)
+
+
 # ---- discounted_reward_to_go ----------------------------------------------------------------
 
 def _backward(rewards, gamma):
@@ -115,6 +134,32 @@ def drtg_power_matrix(rewards, gamma):
     t, h = np.arange(H)[:, None], np.arange(H)[None, :]
     M = np.where(t >= h, float(gamma) ** np.maximum(t - h, 0), 0.0)   # [t, h] = γ^{t−h} for t ≥ h
     return np.asarray(rewards, dtype=float) @ M
+
+
+def drtg_zeros_like_int(rewards, gamma):
+    """The backward recursion into np.zeros_like(rewards): integer rewards give an integer G, truncated."""
+    rewards = np.asarray(rewards)
+    G = np.zeros_like(rewards)
+    G[..., -1] = rewards[..., -1]
+    for h in range(rewards.shape[-1] - 2, -1, -1):
+        G[..., h] = rewards[..., h] + gamma * G[..., h + 1]
+    return G
+
+
+def drtg_torch(rewards, gamma):
+    r = torch.as_tensor(np.asarray(rewards, dtype=float))
+    G = [r[..., -1]]
+    for h in range(r.shape[-1] - 2, -1, -1):
+        G.append(r[..., h] + gamma * G[-1])
+    return torch.stack(G[::-1], dim=-1).numpy()
+
+
+def drtg_float32(rewards, gamma):
+    """Correct, in single precision: compared with a float32 tolerance."""
+    G = np.array(rewards, dtype=np.float32)
+    for h in range(G.shape[-1] - 2, -1, -1):
+        G[..., h] += np.float32(gamma) * G[..., h + 1]
+    return G
 
 
 # ---- reward_to_go_gradient_estimate ---------------------------------------------------------
@@ -183,6 +228,12 @@ def est_autograd(theta, states, actions, rewards):
     G = torch.as_tensor(_rtg(np.asarray(rewards, dtype=float)).copy())
     (log_pi * G).sum(1).mean().backward()                         # the surrogate's gradient is the estimate
     return theta_t.grad.numpy()
+
+
+def est_float32(theta, states, actions, rewards):
+    """Correct, in single precision: compared with a float32 tolerance."""
+    scores = grad_log_tabular_softmax_batch(theta, states, actions).astype(np.float32)
+    return np.einsum("nhsa,nh->sa", scores, _rtg(np.asarray(rewards, dtype=np.float32))) / np.float32(len(rewards))
 
 
 # ---- baseline_gradient_estimate -------------------------------------------------------------
@@ -271,15 +322,16 @@ EXERCISES = [
     Exercise("test_reward_to_go", "reward_to_go",
              wrong=[rtg_sums_from_zero, rtg_not_flipped_back, rtg_total_return, rtg_excludes_current, rtg_first_axis,
                     rtg_in_place],
-             correct=[rtg_loop, rtg_triangular_matrix, rtg_total_minus_past]),
+             correct=[rtg_loop, rtg_triangular_matrix, rtg_total_minus_past, rtg_list_comprehension,
+                      rtg_apply_along_axis, rtg_torch, rtg_float32]),
     Exercise("test_discounted_reward_to_go", "discounted_reward_to_go",
              wrong=[drtg_absolute_power, drtg_power_off_by_one, drtg_undiscounted, drtg_forward, drtg_reversed,
-                    drtg_divides_by_power],
-             correct=[drtg_double_loop, drtg_power_matrix]),
+                    drtg_divides_by_power, drtg_zeros_like_int],
+             correct=[drtg_double_loop, drtg_power_matrix, drtg_torch, drtg_float32]),
     Exercise("test_reward_to_go_gradient_estimate", "reward_to_go_gradient_estimate",
              wrong=[est_reinforce, est_sums_from_zero, est_reversed_time, est_excludes_current, est_sum_not_mean,
                     est_mean_over_steps, est_sign_flipped, est_missing_normaliser, est_naive_softmax],
-             correct=[est_loop, est_autograd]),
+             correct=[est_loop, est_autograd, est_float32]),
     Exercise("test_baseline_gradient_estimate", "baseline_gradient_estimate",
              wrong=[bl_ignored, bl_added, bl_next_step, bl_previous_step, bl_from_total_return, bl_broadcast_over_time,
                     bl_indexed_by_action, bl_no_validation, bl_sum_not_mean],
