@@ -29,7 +29,7 @@ __all__ = [
     "grad_log_tabular_softmax",
     "grad_log_tabular_softmax_batch",
     "linear_softmax_policy",
-    "grad_log_linear_softmax",
+    "grad_log_linear_softmax_all_pairs",
 ]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -117,10 +117,11 @@ def linear_softmax_policy(theta: ArrayT, phi: ArrayT) -> ArrayT:
     return tabular_softmax(phi @ theta)  # logits (S, A)
 
 
-def grad_log_linear_softmax(theta: ArrayT, phi: ArrayT) -> ArrayT:
-    """∇_θ ln π_θ(a | s) = φ(s, a) − Σ_{a'} π_θ(a' | s) φ(s, a'), for every (s, a) at once.
+def grad_log_linear_softmax_all_pairs(theta: ArrayT, phi: ArrayT) -> ArrayT:
+    """The score table: out[s, a] = ∇_θ ln π_θ(a | s) = φ(s, a) − Σ_{a'} π_θ(a' | s) φ(s, a'), every (s, a).
 
-    theta: (d,); phi: (S, A, d). Returns (S, A, d); index [s, a] for one pair.
+    theta: (d,); phi: (S, A, d). Returns (S, A, d); index [s, a] for one pair. (Notebook 02's
+    exercise `grad_log_linear_softmax(theta, phi, s, a)` computes one entry of this table.)
     """
     theta, phi = _as_array(theta, "theta"), _as_array(phi, "phi")
     _check_phi(theta, phi)

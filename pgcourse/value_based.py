@@ -2,14 +2,14 @@
 
 Semi-gradient TD(0) with a linear value function v_w(s) = wᵀx(s) updates
 
-    w ← w + α ρ_t δ_t x(S_t),   δ_t = R_{t+1} + γ v_w(S_{t+1}) − v_w(S_t),   ρ_t = π(A_t|S_t) / b(A_t|S_t),
+    w ← w + α ω_t δ_t x(S_t),   δ_t = R_{t+1} + γ v_w(S_{t+1}) − v_w(S_t),   ω_t = π(A_t|S_t) / b(A_t|S_t),
 
 following a gradient of v_w(S_t) only, not of the target (hence "semi"). Q-learning is the same
 update with q_w(s, a) and the target max_{a'} q_w(s', a'). Off-policy data, bootstrapping and
 function approximation together (the "deadly triad") can make w diverge even when the true
 values are exactly representable.
 
-Baird's counterexample (Baird 1995; Sutton & Barto 2018, Example 11.1): 7 states, 8 features,
+Baird's counterexample (Baird 1995; Sutton & Barto 2018, section 11.2): 7 states, 8 features,
 zero reward everywhere (so w = 0 is exact), γ = 0.99. The *dashed* action moves to one of the six
 upper states uniformly, the *solid* action to the lower state 6. The behaviour policy b takes
 dashed with probability 6/7 (so the visited states are uniform), the target policy π always takes
@@ -75,7 +75,7 @@ def baird_off_policy_td(steps: int, alpha: float = 0.01, gamma: float = BAIRD_GA
     """Sampled semi-gradient off-policy TD(0) on Baird's counterexample, following b.
 
     At each step: A_t ∼ b (solid w.p. 1/7), S_{t+1} = 6 after solid, uniform over 0..5 after dashed;
-    ρ_t = π(A_t|S_t)/b(A_t|S_t) = 7 for solid, 0 for dashed; R = 0. The first state is uniform.
+    ω_t = π(A_t|S_t)/b(A_t|S_t) = 7 for solid, 0 for dashed; R = 0. The first state is uniform.
     Returns the weights w_0..w_steps, (steps+1, d).
     """
     X, w = _features_and_w0(features, w0)
@@ -86,7 +86,7 @@ def baird_off_policy_td(steps: int, alpha: float = 0.01, gamma: float = BAIRD_GA
     for t in range(steps):
         solid = rng.random() < P_SOLID_BEHAVIOUR
         s_next = LOWER if solid else int(rng.integers(6))
-        if solid:  # ρ = 0 after dashed: no update
+        if solid:  # ω = 0 after dashed: no update
             delta = 0.0 + gamma * X[s_next] @ w - X[s] @ w
             w = w + alpha * (1.0 / P_SOLID_BEHAVIOUR) * delta * X[s]
         history[t + 1] = w

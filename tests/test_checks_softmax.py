@@ -24,8 +24,8 @@ def test_checks_accept_pgcourse_policies(seed, watch_off):
         checks.check_tabular_softmax_policy(policies.tabular_softmax, seed=seed)
         checks.check_grad_log_tabular_softmax(lambda th, s, a: policies.grad_log_tabular_softmax(th, s, a), seed=seed)
         checks.check_linear_softmax_policy(policies.linear_softmax_policy, seed=seed)
-        checks.check_grad_log_linear_softmax(lambda th, phi, s, a: policies.grad_log_linear_softmax(th, phi)[s, a],
-                                             seed=seed)
+        checks.check_grad_log_linear_softmax(
+            lambda th, phi, s, a: policies.grad_log_linear_softmax_all_pairs(th, phi)[s, a], seed=seed)
         checks.check_neural_log_prob(lambda net, x, a: torch.distributions.Categorical(logits=net(x)).log_prob(a),
                                      seed=seed)
     assert out.getvalue().count("✓") == 5

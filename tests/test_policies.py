@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pgcourse.policies import (
-    grad_log_linear_softmax,
+    grad_log_linear_softmax_all_pairs,
     grad_log_tabular_softmax,
     grad_log_tabular_softmax_batch,
     linear_softmax_policy,
@@ -79,21 +79,21 @@ def test_linear_softmax_with_one_hot_features_is_tabular():
     phi = np.eye(S * A).reshape(S, A, S * A)  # φ(s, a) = e_{(s,a)}: θᵀφ(s, a) = θ_{s,a}
     theta = _theta(S, A).reshape(-1)
     np.testing.assert_allclose(linear_softmax_policy(theta, phi), tabular_softmax(theta.reshape(S, A)), rtol=1e-14)
-    np.testing.assert_allclose(grad_log_linear_softmax(theta, phi)[1, 2],
+    np.testing.assert_allclose(grad_log_linear_softmax_all_pairs(theta, phi)[1, 2],
                                grad_log_tabular_softmax(theta.reshape(S, A), 1, 2).reshape(-1), atol=1e-15)
 
 
 def test_linear_softmax_against_autograd():
     rng = np.random.default_rng(2)
     phi, theta = rng.normal(size=(3, 2, 5)), rng.normal(size=5)
-    g = grad_log_linear_softmax(theta, phi)
+    g = grad_log_linear_softmax_all_pairs(theta, phi)
     assert g.shape == (3, 2, 5)
     t = torch.tensor(theta, requires_grad=True)
     pi = linear_softmax_policy(t, torch.tensor(phi))
     assert isinstance(pi, torch.Tensor) and pi.shape == (3, 2)
     torch.log(pi[2, 1]).backward()
     np.testing.assert_allclose(g[2, 1], t.grad.numpy(), atol=1e-13)
-    np.testing.assert_allclose(grad_log_linear_softmax(torch.tensor(theta), phi).numpy(), g, atol=1e-15)
+    np.testing.assert_allclose(grad_log_linear_softmax_all_pairs(torch.tensor(theta), phi).numpy(), g, atol=1e-15)
 
 
 def test_validation_errors():
@@ -114,4 +114,4 @@ def test_validation_errors():
     with pytest.raises(ValueError, match=r"d = len\(theta\) = 3"):
         linear_softmax_policy(np.zeros(3), np.zeros((2, 2, 4)))
     with pytest.raises(ValueError, match=r"\(d,\)"):
-        grad_log_linear_softmax(np.zeros((3, 1)), np.zeros((2, 2, 3)))
+        grad_log_linear_softmax_all_pairs(np.zeros((3, 1)), np.zeros((2, 2, 3)))

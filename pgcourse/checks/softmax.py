@@ -205,7 +205,7 @@ def check_linear_softmax_policy(linear_softmax_policy: Callable, seed: int = 0, 
 
 # ----------------------------------------------------------------------------- score of the linear softmax
 def _linear_score(theta, phi, s, a):
-    return policies.grad_log_linear_softmax(theta, phi)[s, a]
+    return policies.grad_log_linear_softmax_all_pairs(theta, phi)[s, a]
 
 
 def _linear_score_routes(phi):
