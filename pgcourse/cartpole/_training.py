@@ -50,9 +50,9 @@ class CartPoleConfig:
     """
 
     num_envs: int = 16  # N: episodes per update, one per env, all stepped together
-    lr: float = 3e-2  # Adam step size η (3e-2 beat 1e-2; 5e-2 was no better)
+    lr: float = 3e-2  # Adam step size η; median env steps to solve, 5 seeds: 1e-2 121k, 3e-2 79k, 5e-2 64k
     hidden: int = 64  # width of the single tanh hidden layer of the 4-hidden-2 policy
-    gamma: float = 0.99  # γ of the weights (solved: 0.99 in 73k steps vs 1.0 in 83k; see docstring)
+    gamma: float = 0.99  # γ of the weights (biased for γ < 1; see the class docstring)
     max_env_steps: int = 300_000  # budget of valid env steps (sum of episode lengths)
     seed: int = 0  # seeds the policy's initial weights, the action sampler and env resets
     stop_when_solved: bool = True  # stop once the last-100-episode mean return ≥ 475
@@ -190,7 +190,7 @@ def train_reinforce(
     ``config.max_env_steps`` valid env steps. ``progress`` shows a tqdm bar (on stdout, or a
     widget in Jupyter); ``callback(history)`` runs after every batch (a live learning curve:
     ``callback=pgcourse.cartpole.plots.LivePlot()``). Returns the history, trained policy included.
-    Defaults solve CartPole in ~75k env steps, ~0.5 s on one core (benchmarks/cartpole.py).
+    Defaults solve CartPole in a median of 79k env steps over 5 seeds (benchmarks/cartpole.py).
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
