@@ -190,7 +190,7 @@ def train_reinforce(
     ``config.max_env_steps`` valid env steps. ``progress`` shows a tqdm bar (on stdout, or a
     widget in Jupyter); ``callback(history)`` runs after every batch (a live learning curve:
     ``callback=pgcourse.cartpole.plots.LivePlot()``). Returns the history, trained policy included.
-    Defaults solve CartPole in a median of 79k env steps over 5 seeds (benchmarks/cartpole.py).
+    Defaults solve CartPole in a median of 79k env steps, 1.4 CPU seconds, over 5 seeds (benchmarks/cartpole.py).
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
