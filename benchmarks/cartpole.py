@@ -15,8 +15,9 @@ Usage::
     python benchmarks/cartpole.py --quick    # 5 course seeds, 1 tutorial seed capped at 400k steps (~1.5 min)
 
 Per-seed lines and medians go to stdout; the last line is one JSON object with ``seeds``,
-``solved``, ``median_steps``, ``median_seconds``, ``tutorial_median_seconds``, ``speedup`` (tutorial
-median seconds / course median seconds) and more. Wall-clock times depend on machine load; step
+``solved``, ``median_steps``, ``median_seconds``, ``median_cpu_seconds``, ``tutorial_median_seconds``,
+``speedup`` (tutorial median seconds / course median seconds), ``cpu_speedup`` (the same in CPU
+seconds, the figure to trust while other jobs share the cores), ``load_average`` and more. Wall-clock times depend on machine load; step
 counts are exactly reproducible for a fixed seed.
 """
 
@@ -38,10 +39,15 @@ from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, CartPoleConfig, trai
 
 
 def course_run(seed: int, max_env_steps: int = 300_000) -> dict:
-    """One course run to the solved criterion; env steps and seconds to solve."""
+    """One course run to the solved criterion; env steps, wall seconds and CPU seconds to solve.
+
+    CPU seconds (``time.process_time``, env and model construction included) stay close to an idle
+    machine's wall time when other jobs share the cores; wall seconds do not.
+    """
+    cpu = time.process_time()
     h = train_reinforce(CartPoleConfig(seed=seed, max_env_steps=max_env_steps), progress=False)
     return {"seed": seed, "solved": h.solved, "steps": h.steps_to_solve or h.env_steps,
-            "seconds": h.seconds_to_solve or h.seconds}
+            "seconds": h.seconds_to_solve or h.seconds, "cpu_seconds": time.process_time() - cpu}
 
 
 class TutorialPolicy(nn.Module):
@@ -67,7 +73,7 @@ def tutorial_run(seed: int, max_env_steps: int, gamma: float = 0.99) -> dict:
     recent: deque[float] = deque(maxlen=SOLVED_WINDOW)
     steps, solved = 0, False
     state, _ = env.reset(seed=seed)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     while steps < max_env_steps:
         log_probs, rewards = [], []
         for _ in range(10_000):
@@ -96,7 +102,8 @@ def tutorial_run(seed: int, max_env_steps: int, gamma: float = 0.99) -> dict:
             solved = True
             break
     env.close()
-    return {"seed": seed, "solved": solved, "steps": steps, "seconds": time.perf_counter() - start}
+    return {"seed": seed, "solved": solved, "steps": steps, "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 def main() -> None:
@@ -114,25 +121,32 @@ def main() -> None:
     for seed in range(args.seeds):
         course.append(course_run(seed))
         c = course[-1]
-        print(f"course   seed {seed}: solved={c['solved']} steps={c['steps']:>7} seconds={c['seconds']:.2f}", flush=True)
+        print(f"course   seed {seed}: solved={c['solved']} steps={c['steps']:>7} seconds={c['seconds']:.2f} "
+              f"cpu={c['cpu_seconds']:.2f}", flush=True)
     tutorial = []
     for seed in range(tutorial_seeds):
         tutorial.append(tutorial_run(seed, tutorial_cap))
         t = tutorial[-1]
-        print(f"tutorial seed {seed}: solved={t['solved']} steps={t['steps']:>7} seconds={t['seconds']:.1f}", flush=True)
+        print(f"tutorial seed {seed}: solved={t['solved']} steps={t['steps']:>7} seconds={t['seconds']:.1f} "
+              f"cpu={t['cpu_seconds']:.1f}", flush=True)
 
-    med = {k: float(np.median([r[k] for r in course])) for k in ("steps", "seconds")}
-    tmed = {k: float(np.median([r[k] for r in tutorial])) for k in ("steps", "seconds")}
+    keys = ("steps", "seconds", "cpu_seconds")
+    med = {k: float(np.median([r[k] for r in course])) for k in keys}
+    tmed = {k: float(np.median([r[k] for r in tutorial])) for k in keys}
     summary = {
         "seeds": args.seeds,
         "solved": sum(r["solved"] for r in course),
         "median_steps": int(med["steps"]),
         "median_seconds": round(med["seconds"], 3),
+        "median_cpu_seconds": round(med["cpu_seconds"], 3),
         "tutorial_seeds": tutorial_seeds,
         "tutorial_solved": sum(r["solved"] for r in tutorial),
         "tutorial_median_steps": int(tmed["steps"]),
         "tutorial_median_seconds": round(tmed["seconds"], 2),
+        "tutorial_median_cpu_seconds": round(tmed["cpu_seconds"], 2),
         "speedup": round(tmed["seconds"] / med["seconds"], 1),
+        "cpu_speedup": round(tmed["cpu_seconds"] / med["cpu_seconds"], 1),
+        "load_average": round(os.getloadavg()[0], 2),
         "quick": args.quick,
         "config": dataclasses.asdict(CartPoleConfig()),
     }

@@ -1,9 +1,12 @@
 """CartPole REINFORCE: rollout masking against a single env replay, the loss's gradient against the
-estimator built by hand, the weights, a short graded training run, the pictures, and silence on stderr."""
+estimator built by hand, the weights (each baseline against a loop), a short graded training run,
+the pictures against their data, the package's import graph, and silence on stderr."""
 
+import ast
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -105,12 +108,69 @@ def test_weightings(batch):
     np.testing.assert_array_equal(ret, np.where(valid, batch.returns[:, None], 0))
     rtg = reinforce_weights(r, m, "reward_to_go", gamma=1.0, normalize=False)
     np.testing.assert_array_equal(rtg, np.where(valid, batch.lengths[:, None] - np.arange(r.shape[1]), 0))
-    adv = reinforce_weights(r, m, "reward_to_go_baseline", gamma=0.99, normalize=False)
-    np.testing.assert_allclose((adv * m).sum(0), 0, atol=1e-4)  # b_h = mean over envs alive at h
     norm = reinforce_weights(r, m)
     assert abs(norm[valid].mean()) < 1e-5 and abs(norm[valid].std() - 1) < 1e-4 and np.all(norm[~valid] == 0)
     with pytest.raises(ValueError, match="weighting"):
         reinforce_weights(r, m, "advantage")
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+def test_baselines_against_a_loop(batch, gamma):
+    """b_h: mean of G_{j,h} over the envs alive at h, τ_i included; leave-one-out: over j ≠ i alive (0 if none)."""
+    r, m = batch.rewards, batch.mask
+    N, T = m.shape
+    G = np.zeros((N, T))
+    for i in range(N):
+        for h in reversed(range(int(batch.lengths[i]))):
+            G[i, h] = r[i, h] + (gamma * G[i, h + 1] if h + 1 < T else 0.0)
+    mean_b, loo_b = np.zeros((N, T)), np.zeros((N, T))
+    for i in range(N):
+        for h in range(int(batch.lengths[i])):
+            alive = [j for j in range(N) if m[j, h]]
+            mean_b[i, h] = np.mean([G[j, h] for j in alive])
+            others = [G[j, h] for j in alive if j != i]
+            loo_b[i, h] = np.mean(others) if others else 0.0
+    for weighting, b in (("reward_to_go_baseline", mean_b), ("reward_to_go_loo_baseline", loo_b)):
+        w = reinforce_weights(r, m, weighting, gamma=gamma, normalize=False)
+        np.testing.assert_allclose(w, (G - b) * m, rtol=1e-5, atol=1e-3, err_msg=weighting)
+    assert np.any(batch.lengths == T) and np.sum(batch.lengths == T) == 1  # a step with one env alive: LOO b = 0
+
+
+def test_baselines_in_expectation_by_enumerating_pairs():
+    """Exact E[ĝ] over every pair (τ_1, τ_2) of a small fixed-horizon MDP (N = 2, γ = 1, all alive):
+    leave-one-out gives ∇J; the batch mean that includes τ_i gives (1 − 1/N) ∇J = ∇J / 2."""
+    from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, random_mdp
+    from pgcourse.policies import grad_log_tabular_softmax_batch
+
+    mdp = random_mdp(S=2, A=2, H=3, seed=4)
+    theta = np.random.default_rng(4).normal(size=(2, 2))
+    traj = enumerate_trajectories(mdp, theta)
+    M = len(traj.probs)
+    first, second = np.repeat(np.arange(M), M), np.tile(np.arange(M), M)  # every ordered pair
+    probs = traj.probs[first] * traj.probs[second]
+    score = grad_log_tabular_softmax_batch(theta, traj.states, traj.actions)  # (M, H, S, A)
+    exact = exact_policy_gradient(mdp, theta)
+    for weighting, factor in (("reward_to_go_loo_baseline", 1.0), ("reward_to_go_baseline", 0.5)):
+        mean = np.zeros_like(exact)
+        for k in range(M * M):
+            pair = [first[k], second[k]]
+            w = reinforce_weights(traj.rewards[pair], np.ones((2, mdp.H)), weighting, gamma=1.0, normalize=False)
+            mean += probs[k] * np.einsum("nhsa,nh->sa", score[pair], w) / 2
+        np.testing.assert_allclose(mean, factor * exact, atol=1e-5, err_msg=weighting)
+
+
+def test_sampler_draws_from_the_policy():
+    """First actions of 4,000 envs under a policy with π(right | s) = 0.8 everywhere: within 5 standard errors."""
+    policy = make_policy(hidden=4, seed=0)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.zero_()
+        policy.net[2].bias.copy_(torch.tensor([0.0, np.log(4.0)]))  # softmax → (0.2, 0.8)
+    env = make_vec_env(4000)
+    ro = rollout(env, policy, np.random.default_rng(0), seed=0)
+    env.close()
+    p_hat, se = ro.actions[:, 0].mean(), np.sqrt(0.8 * 0.2 / 4000)
+    assert abs(p_hat - 0.8) < 5 * se, p_hat
 
 
 def test_config_validation():
@@ -146,17 +206,72 @@ def test_bad_loss_fn_is_named():
                         loss_fn=lambda lp, w, m: (lp.detach() * w * m).sum())
 
 
-def test_pictures():
-    from IPython.display import HTML
-    from matplotlib.figure import Figure
+def test_live_curve_is_a_callback_called_after_every_batch():
+    from pgcourse.cartpole.plots import LivePlot
 
-    from pgcourse.cartpole_plots import animate_policy, plot_learning_curves
+    seen = []
+    h = train_reinforce(dataclasses.replace(GRADING_CONFIG, max_env_steps=2000), progress=False,
+                        callback=lambda hist: seen.append((hist.env_steps, hist.finished)))
+    assert len(seen) == len(h.batch_seconds) >= 2 and seen[-1] == (h.env_steps, True)
+    assert not any(done for _, done in seen[:-1])
+    assert LivePlot().enabled is False  # outside Jupyter it draws nothing
+
+
+def test_smoothed_curve_is_the_running_mean_of_the_last_100():
+    from pgcourse.cartpole import TrainingHistory
+    from pgcourse.cartpole.plots import smoothed_curve
+
+    rets = list(np.random.default_rng(0).integers(8, 500, size=250).astype(float))
+    h = TrainingHistory(config=GRADING_CONFIG, weighting="return", normalize=False,
+                        episode_returns=rets, episode_end_steps=list(range(10, 2510, 10)))
+    steps, smooth = smoothed_curve(h)
+    np.testing.assert_array_equal(steps, np.arange(10, 2510, 10))
+    np.testing.assert_allclose(smooth, [np.mean(rets[max(0, e - 99): e + 1]) for e in range(250)])
+
+
+def test_learning_curves_draw_the_mean_and_the_range_over_seeds():
+    from pgcourse.cartpole.plots import animate_policy, plot_learning_curves, smoothed_curve
 
     html = animate_policy(make_policy(seed=0), max_frames=20)  # untrained: a short episode
-    assert isinstance(html, HTML) and "<script" in html.data and "return" in html.data
+    assert "<script" in html.data and "return" in html.data
     runs = [train_reinforce(dataclasses.replace(GRADING_CONFIG, max_env_steps=3000, seed=s), progress=False)
             for s in range(2)]
-    assert isinstance(plot_learning_curves({"rtg-baseline": runs}), Figure)
+    ax = plot_learning_curves({"rtg-baseline": runs}, num_points=50).axes[0]
+    mean_line, solved_line = ax.lines
+    assert mean_line.get_label() == "rtg-baseline (2 seeds)" and solved_line.get_ydata()[0] == 475
+    grid = mean_line.get_xdata()
+    curves = np.array([np.interp(grid, *smoothed_curve(h), left=np.nan) for h in runs])  # nan before a first end
+    np.testing.assert_allclose(mean_line.get_ydata(), np.nanmean(curves, 0))
+    band = ax.collections[0].get_paths()[0].vertices  # fill_between: the upper edge, then the lower one
+    assert band[:, 1].max() == pytest.approx(np.nanmax(curves)) and band[:, 1].min() == pytest.approx(np.nanmin(curves))
+    with pytest.raises(ValueError, match="at least one"):
+        plot_learning_curves({"empty": []})
+
+
+def test_the_package_has_no_import_cycle_and_one_import_path():
+    """_rollout imports nothing of the package, _training only _rollout, plots only the package root;
+    outside the package nothing imports the private modules or the old module names."""
+    root = Path(__file__).resolve().parents[1]
+    imports = {}
+    for path in (root / "pgcourse" / "cartpole").glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pgcourse.cartpole"):
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names if a.name.startswith("pgcourse.cartpole")}
+        imports[path.stem] = names
+    assert imports["_rollout"] == set()
+    assert imports["_training"] == {"pgcourse.cartpole._rollout"}
+    assert imports["plots"] == {"pgcourse.cartpole"}
+    assert imports["__init__"] == {"pgcourse.cartpole._rollout", "pgcourse.cartpole._training"}
+    outside = [p for folder in ("pgcourse", "tests", "benchmarks", "solutions", "notebooks", "tools")
+               for p in (root / folder).rglob("*") if p.suffix in (".py", ".ipynb")
+               and "cartpole" not in p.parent.name and p.name != "test_cartpole.py"]
+    for path in outside:
+        text = path.read_text()
+        for old in ("cartpole._rollout", "cartpole._training", "cartpole_rollout", "cartpole_plots"):
+            assert old not in text, f"{path.relative_to(root)} imports {old}"
 
 
 def test_nothing_on_stderr():
@@ -164,9 +279,9 @@ def test_nothing_on_stderr():
     code = (
         "import torch; torch.set_num_threads(1)\n"
         "from pgcourse.cartpole import GRADING_CONFIG, train_reinforce, evaluate\n"
-        "from pgcourse.cartpole_plots import animate_policy, plot_learning_curves\n"
+        "from pgcourse.cartpole.plots import LivePlot, animate_policy, plot_learning_curves\n"
         "import dataclasses\n"
-        "h = train_reinforce(dataclasses.replace(GRADING_CONFIG, max_env_steps=5000), live_plot=True)\n"
+        "h = train_reinforce(dataclasses.replace(GRADING_CONFIG, max_env_steps=5000), callback=LivePlot())\n"
         "evaluate(h.policy, 4); evaluate(h.policy, 4, greedy=False)\n"
         "plot_learning_curves([h]); animate_policy(h.policy, max_frames=10)\n"
         "print('done')\n"

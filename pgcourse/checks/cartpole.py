@@ -87,7 +87,7 @@ def _hand_estimator(policy: torch.nn.Module, obs: np.ndarray, actions: np.ndarra
 
 def check_reinforce_loss(reinforce_loss: Callable, seed: int = 0, N: int = 4, T: int = 6) -> None:
     """−(1/N) Σ_i Σ_h mask·ln π·w: hand case, gradients (ln π, θ), no gradient into the weights."""
-    from pgcourse.cartpole_rollout import log_probs_of, make_policy
+    from pgcourse.cartpole import log_probs_of, make_policy
 
     check = Check("reinforce_loss", reinforce_loss)
 

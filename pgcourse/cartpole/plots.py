@@ -16,8 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, TrainingHistory
-from pgcourse.cartpole_rollout import CategoricalMLP
+from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, CategoricalMLP, TrainingHistory
 
 __all__ = ["smoothed_curve", "plot_learning_curves", "LivePlot", "record_frames", "animate_frames", "animate_policy"]
 
@@ -85,7 +84,8 @@ def _in_jupyter() -> bool:
 class LivePlot:
     """A learning curve redrawn in a Jupyter cell at most every ``every_s`` seconds; no-op elsewhere.
 
-    Use as ``train_reinforce(..., live_plot=True)`` or pass an instance as ``callback``.
+    A ``pgcourse.cartpole.TrainingCallback``: ``train_reinforce(..., callback=LivePlot())``. The
+    last batch (``history.finished``) is always drawn.
     """
 
     def __init__(self, every_s: float = 1.0) -> None:
@@ -95,9 +95,8 @@ class LivePlot:
         self.enabled = _in_jupyter()
 
     def __call__(self, history: TrainingHistory) -> None:
-        if not self.enabled or time.perf_counter() - self._last < self.every_s:
-            return
-        self._draw(history)
+        if self.enabled and (history.finished or time.perf_counter() - self._last >= self.every_s):
+            self._draw(history)
 
     def _draw(self, history: TrainingHistory) -> None:
         from IPython.display import display
@@ -112,12 +111,6 @@ class LivePlot:
         else:
             self._handle.update(self._fig)
         self._last = time.perf_counter()
-        self._history = history
-
-    def close(self) -> None:
-        """Draw the final state once more."""
-        if self.enabled and self._fig is not None:
-            self._draw(self._history)
 
 
 def record_frames(policy: CategoricalMLP, seed: int = 0, every: int = 2, max_frames: int = 250,

@@ -7,7 +7,7 @@ trainer recomputes ln π_θ(a_h | s_h) for the whole batch in one forward pass
 (``log_probs_of``), which gives the same gradient as keeping per-step graphs, much faster.
 
 Shapes: N envs (one episode each), T = the longest episode in the batch, 4 observation
-dimensions, A = 2 actions (push left, push right).
+dimensions, A = 2 actions (push left, push right). Import these names from ``pgcourse.cartpole``.
 """
 
 from __future__ import annotations
@@ -82,9 +82,12 @@ def rollout(
     early keeps stepping into a new episode while the others finish: everything after an env's
     first end is masked out and its rewards are zeroed.
 
-    Actions: a ~ π_θ(· | s) by inverse-CDF sampling with ``rng`` (or argmax if ``greedy``).
+    Actions: a ~ π_θ(· | s) by ``torch.multinomial`` with a ``torch.Generator`` seeded from ``rng``
+    (one draw of ``rng`` per call, so a seeded ``rng`` makes the whole rollout reproducible), or
+    argmax if ``greedy``.
     """
     N = env.num_envs
+    sampler = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
     obs, _ = env.reset(seed=seed)
     alive = np.ones(N, dtype=bool)
     obs_buf, act_buf, rew_buf, mask_buf = [], [], [], []
@@ -96,8 +99,8 @@ def rollout(
             if greedy:
                 actions = logits.argmax(-1).numpy()
             else:
-                cdf = torch.softmax(logits, -1).cumsum(-1).numpy()  # (N, A)
-                actions = (rng.random((N, 1)) > cdf[:, :-1]).sum(-1)  # first a with u ≤ cdf_a
+                probs = torch.softmax(logits, -1)  # (N, A)
+                actions = torch.multinomial(probs, 1, generator=sampler).squeeze(-1).numpy()  # (N,)
             next_obs, reward, terminated, truncated, _ = env.step(actions)
             obs_buf.append(obs)
             act_buf.append(actions)
