@@ -107,8 +107,8 @@ def _cells_that_raised(nb: nbformat.NotebookNode) -> list[str]:
 def test_solutions_run_top_to_bottom_when_autograded(round_trip, assignment):
     """The autograder's run of the solutions is the proof that every solution notebook runs.
 
-    nbval (`make test`) re-runs only the notebooks whose long cells are shortened while grading,
-    at their full budget; this run covers all of them, every code cell executed, none raising.
+    `make test` runs nbval only on notebooks whose long cells the autograder shortens, at their full
+    budget (see the Makefile); this run covers all seven: every code cell executed, none raising.
     """
     out, _ = round_trip(assignment)
     solved = S.read(_autograded(out, "solved", assignment))
