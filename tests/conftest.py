@@ -27,11 +27,26 @@ def work_unit(nodeid: str) -> str:
     return f"{path}[{param}]" if param else path
 
 
+# Units that grade whole notebooks take minutes, the rest seconds: start the long ones first, so
+# that the short ones fill in and both workers finish together.
+LONG_FIRST = ("tests/test_grading.py",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: files stay contiguous
+
+
 class WorkUnitScheduling(LoadScopeScheduling):
-    """xdist's loadscope (largest units first, more work to whichever worker runs dry) on `work_unit`s."""
+    """xdist's loadscope on `work_unit`s, in collection order (long units first), more work to
+    whichever worker runs dry."""
 
     def _split_scope(self, nodeid: str) -> str:
         return work_unit(nodeid)
+
+    def schedule(self) -> None:
+        self.config.option.loadscopereorder = False  # not by test count: by the order above
+        super().schedule()
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling | None:
