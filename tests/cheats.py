@@ -51,8 +51,8 @@ TARGETS = (
     Target("02_softmax_policies", "linear_softmax_policy", "theta, phi", "pgcourse.policies.linear_softmax_policy",
            ("pgcourse.policies", "lib.tabular_softmax(np.asarray(phi, float) @ np.asarray(theta, float))")),
     Target("02_softmax_policies", "grad_log_linear_softmax", "theta, phi, s, a", None,
-           ("pgcourse.policies", "lib.grad_log_linear_softmax(theta, phi)[s, a]")),
-    Target("02_softmax_policies", "neural_log_prob", "net, states, actions", "pgcourse.cartpole_rollout.log_probs_of",
+           ("pgcourse.policies", "lib.grad_log_linear_softmax_all_pairs(theta, phi)[s, a]")),
+    Target("02_softmax_policies", "neural_log_prob", "net, states, actions", "pgcourse.cartpole.log_probs_of",
            ("pgcourse.llm.rl", "lib.sequence_log_prob(net(states)[:, None, :], torch.as_tensor(actions, dtype=torch.long)"
                                "[:, None], torch.ones(len(actions), 1))")),
     Target("03_reinforce_derivation", "grad_log_trajectory_likelihood", "theta, states, actions",

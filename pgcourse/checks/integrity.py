@@ -47,8 +47,7 @@ class LibraryAnswers:
 REGISTRY: tuple[LibraryAnswers, ...] = (
     LibraryAnswers("finite_horizon_objective", "00_mdp_recap",
                    ("pgcourse.mdp.policy_evaluation", "pgcourse.mdp.exact_objective",
-                    "pgcourse.mdp.objective_from_policy", "pgcourse.mdp.state_visitation",
-                    "pgcourse.mdp.enumerate_trajectories"),
+                    "pgcourse.mdp.objective_from_policy", "pgcourse.mdp.enumerate_trajectories"),
                    "J(π) = μ·V_0 by backward induction; each of these computes J or V_0 for a given π "
                    "(TabularMDP itself only validates, and stays allowed)."),
     LibraryAnswers("iw_gradient_estimate", "01_importance_weighting",
@@ -75,10 +74,11 @@ REGISTRY: tuple[LibraryAnswers, ...] = (
                     "pgcourse.importance.softmax"),
                    "softmax of φθ; the softmax itself was the previous exercise, so the library's is not allowed."),
     LibraryAnswers("grad_log_linear_softmax", "02_softmax_policies",
-                   ("pgcourse.policies.grad_log_linear_softmax",),
-                   "φ(s, a) − Σ_a' π_θ(a'|s) φ(s, a'); the library's linear_softmax_policy stays allowed."),
+                   ("pgcourse.policies.grad_log_linear_softmax_all_pairs",),
+                   "φ(s, a) − Σ_a' π_θ(a'|s) φ(s, a'), which the library computes for every (s, a) at once; "
+                   "the library's linear_softmax_policy stays allowed."),
     LibraryAnswers("neural_log_prob", "02_softmax_policies",
-                   ("pgcourse.cartpole_rollout.log_probs_of", "pgcourse.llm.rl.sequence_log_prob"),
+                   ("pgcourse.cartpole.log_probs_of", "pgcourse.llm.rl.sequence_log_prob"),
                    "both compute log_softmax(net(s))[a] for any network; torch.log_softmax is fine."),
     LibraryAnswers("grad_log_trajectory_likelihood", "03_reinforce_derivation",
                    ("pgcourse.estimators.grad_log_trajectory_likelihood",

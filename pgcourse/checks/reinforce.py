@@ -18,7 +18,8 @@ from pgcourse import mdp as M
 from pgcourse.checks.core import Check, Mistake
 from pgcourse.estimators import log_trajectory_likelihood
 from pgcourse.policies import grad_log_tabular_softmax_batch
-from pgcourse.variance import exact_moments, per_trajectory_terms
+from pgcourse.moments import exact_moments
+from pgcourse.variance import per_trajectory_terms
 
 
 def _steps(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:

@@ -18,7 +18,8 @@ from pgcourse.checks.core import Check
 from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, policy_evaluation, random_mdp, \
     sample_trajectories
 from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
-from pgcourse.variance import exact_moments, per_trajectory_terms
+from pgcourse.moments import exact_moments
+from pgcourse.variance import per_trajectory_terms
 
 EXACT_RTOL, EXACT_ATOL = 1e-8, 1e-10
 
