@@ -27,15 +27,8 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_nbgrader() -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from nbgrader's gradebook
-    warnings.filterwarnings("ignore", message="Object of type")
-
-
 def _course_init(args: argparse.Namespace) -> int:
-    _quiet_nbgrader()
+    course.quiet_gradebook_warnings()
     added = course.init_course(args.course_dir, args.solutions, args.notebooks or None, args.timeout)
     print(f"{args.course_dir}: added {', '.join(added) if added else 'nothing (every assignment is there)'}")
     print(f"release to students: cd {args.course_dir} && nbgrader release_assignment ASSIGNMENT")
@@ -47,7 +40,7 @@ def _grade(args: argparse.Namespace) -> int:
     from pgcourse.grading import exports
     from pgcourse.grading.autograde import format_table, grade, grade_course
 
-    _quiet_nbgrader()
+    course.quiet_gradebook_warnings()
     common = dict(workers=args.workers, scheduler=args.scheduler, log=print, progress=sys.stderr.isatty())
     if args.course:
         if args.output:
@@ -71,7 +64,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pgcourse.grading import exports
 
-    _quiet_nbgrader()
+    course.quiet_gradebook_warnings()
     course.read_config_file(args.course)
     names = course.resolve(args.assignments, args.course / "source") if args.assignments else None
     for label, path in exports.write_all(args.course, args.course, names or course.course_assignments(args.course)):

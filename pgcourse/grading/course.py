@@ -183,6 +183,14 @@ def init_course(root: Path, solutions_dir: Path | None = None, names: list[str] 
     return added
 
 
+def quiet_gradebook_warnings() -> None:
+    """nbgrader's gradebook makes SQLAlchemy warn ("Object of type … not in session"): not for readers."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Object of type")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="nbgrader")
+
+
 def _ensure_tools_on_path() -> None:
     """nbgrader runs `alembic` and kernels by name: find them next to this Python, venv or not."""
     bin_dir = str(Path(sys.executable).parent)
@@ -196,6 +204,7 @@ def make_api(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> NbGraderAPI:
 
 def api_from_config(cfg: Config) -> NbGraderAPI:
     _ensure_tools_on_path()
+    quiet_gradebook_warnings()
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
 
 

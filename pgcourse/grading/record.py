@@ -77,6 +77,7 @@ def record(root: Path, graded: GradedSubmission, keep_submission: bool = True) -
         why = "the disk is full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else str(err)
         raise RecordError(f"could not store {graded.student}/{graded.assignment} ({why}); "
                           "its earlier grade, feedback and submission are unchanged") from err
+    course.quiet_gradebook_warnings()
     steps = ["autograded", "feedback"] + (["submitted"] if keep_submission else [])
     _swap_in(root, staged, graded, steps)
     shutil.rmtree(staged, ignore_errors=True)
