@@ -7,7 +7,6 @@ late resubmission, then a regrade of what `nbgrader collect` would have left in 
 from __future__ import annotations
 
 import csv
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +20,6 @@ from pgcourse.grading import autograde, course, exports
 NB01 = "01_importance_weighting"
 SIGN_FLIPPED = ("_right = iw_gradient_estimate\n"
                 "def iw_gradient_estimate(*args, **kwargs):\n    return -_right(*args, **kwargs)")
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
 
 
 def _gradebook(root: Path) -> Gradebook:
@@ -47,9 +38,9 @@ def term(tmp_path_factory):
     inbox = tmp_path_factory.mktemp("inbox")
     S.write(inbox, "alice", NB01, S.solved(NB01))
     S.write(inbox, "bob", NB01, S.appended_to(S.solved(NB01), "iw_gradient_estimate", SIGN_FLIPPED))
-    before = _digest(inbox)
+    before = S.digest(inbox)
     results = autograde.grade_course(root, inbox, log=lambda *_: None)
-    assert _digest(inbox) == before, "grading modified the submissions"
+    assert S.digest(inbox) == before, "grading modified the submissions"
     return root, added, results
 
 

@@ -7,7 +7,6 @@ earlier grade is a synthetic one recorded straight into the gradebook.
 from __future__ import annotations
 
 import errno
-import hashlib
 import socket
 from pathlib import Path
 
@@ -21,14 +20,6 @@ from pgcourse.grading.task import GradedSubmission, GradingTask, grade_task, sta
 
 NB01 = "01_importance_weighting"
 FULL = {"test_iw_gradient_estimate": 4.0, "test_score_function_gradient_estimate": 4.0, "how_does_p_move": None}
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
 
 
 def _graded(student: str, scores: dict, feedback: bytes) -> GradedSubmission:
@@ -52,9 +43,9 @@ def _alice_points(root: Path) -> float:
 
 
 def _grade(root: Path, inbox: Path):
-    before_inbox, before_points = _digest(inbox), _alice_points(root)
+    before_inbox, before_points = S.digest(inbox), _alice_points(root)
     results = {r.student: r for r in autograde.grade_course(root, inbox, log=lambda *_: None)}
-    assert _digest(inbox) == before_inbox and _alice_points(root) == before_points
+    assert S.digest(inbox) == before_inbox and _alice_points(root) == before_points
     return results
 
 
@@ -96,12 +87,12 @@ def test_course_directory_missing_or_made_for_another_course(term, tmp_path):
     other.mkdir()
     (other / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'stats101'\n")
     (other / "gradebook.db").write_bytes(b"")
-    before = _digest(other)
+    before = S.digest(other)
     with pytest.raises(SystemExit, match="made for another course .*'stats101'"):
         autograde.grade_course(other, tmp_path / "inbox")
     with pytest.raises(SystemExit, match="made for another course"):
         course.init_course(other, S.SOLUTIONS, [NB01])
-    assert _digest(other) == before
+    assert S.digest(other) == before
     with pytest.raises(SystemExit, match="not an nbgrader course"):
         course.init_course(tmp_path / "inbox", S.SOLUTIONS, [NB01])
 
@@ -113,15 +104,15 @@ def test_unreachable_dask_scheduler(term, tmp_path, monkeypatch):
         port = s.getsockname()[1]
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_S", 2)
     S.write(tmp_path, "bob", NB01, S.solved(NB01))
-    before = _digest(term)
+    before = S.digest(term)
     with pytest.raises(SystemExit, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}.*Nothing was graded"):
         autograde.grade_course(term, tmp_path, scheduler=f"tcp://127.0.0.1:{port}", log=lambda *_: None)
-    assert _digest(term) == before
+    assert S.digest(term) == before
 
 
 def test_disk_full_while_feedback_is_written(term, monkeypatch):
     feedback = term / "feedback" / "alice" / NB01 / f"{NB01}.html"
-    autograded_before = _digest(term / "autograded" / "alice")
+    autograded_before = S.digest(term / "autograded" / "alice")
     real_write = record.write_files
 
     def full_disk(files, folder):
@@ -136,7 +127,7 @@ def test_disk_full_while_feedback_is_written(term, monkeypatch):
         record.record(term, _graded("alice", wrong, b"<p>second feedback</p>"))
     assert _alice_points(term) == 8
     assert feedback.read_bytes() == b"<p>first feedback</p>"
-    assert _digest(term / "autograded" / "alice") == autograded_before
+    assert S.digest(term / "autograded" / "alice") == autograded_before
     assert not any((term / record.STAGING).iterdir())
 
 
