@@ -99,10 +99,15 @@ def test_regrades_keep_manual_grades_comments_and_other_students(term, tmp_path,
     assert [r.student for r in results] == ["bob"] and _points(results, "bob")["test_iw_gradient_estimate"] == 4
     assert list((root / "archive" / "bob" / NB01).iterdir()), "bob's first submission was not kept"
 
-    # grading what `nbgrader collect` leaves in submitted/ gives the same scores again
-    again = autograde.grade_course(root, root / "submitted", log=lambda *_: None)
-    assert _points(again, "bob") == _points(results, "bob")
-    assert _points(again, "alice")["test_iw_gradient_estimate"] == 4
+    # grading what `nbgrader collect` leaves in submitted/, from the command line, gives the same scores
+    run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "grade", "--course", str(root), str(root / "submitted"),
+                          "--workers", "1"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "graded alice/" in run.stdout and "graded bob/" in run.stdout
+    assert "without encryption" not in run.stdout + run.stderr
+    rows = list(csv.DictReader(open(root / "question_grades.csv")))
+    assert {(r["student"], r["question"]): r["points"] for r in rows if r["question"] == "test_iw_gradient_estimate"} \
+        == {("alice", "test_iw_gradient_estimate"): "4.0", ("bob", "test_iw_gradient_estimate"): "4.0"}
     with _gradebook(root) as gb:
         assert gb.find_grade("how_does_p_move", NB01, NB01, "alice").manual_score == 2.0
         assert gb.find_comment("how_does_p_move", NB01, NB01, "alice").manual_comment == "Clear and correct."
