@@ -55,12 +55,22 @@ def test_unknown_assignment(term, tmp_path):
     assert "unknown assignment '99_no_such_notebook'" in r.error and NB01 in r.error
 
 
+def test_throw_away_run_with_only_unknown_assignments(tmp_path):
+    S.write(tmp_path / "inbox", "bob", "99_no_such_notebook", S.solved(NB01))
+    [r] = autograde.grade(tmp_path / "inbox", tmp_path / "out", log=lambda *_: None)
+    assert "unknown assignment" in r.error and (tmp_path / "out" / "grades.csv").exists()
+
+
 def test_student_folder_with_two_notebooks(term, tmp_path):
     S.write(tmp_path, "bob", NB01, S.solved(NB01), name="draft.ipynb")
     S.write(tmp_path, "bob", NB01, S.solved(NB01), name="final.ipynb")
     r = _grade(term, tmp_path)["bob"]
     assert r.error == f"expected one notebook {NB01}.ipynb, found draft.ipynb, final.ipynb: rename the one to grade"
     assert r.points == 0 and {q.question for q in r.questions} == set(FULL)
+    # alice already has a grade: the bad resubmission is reported, and her grade stays
+    S.write(tmp_path / "again", "alice", NB01, S.solved(NB01), name="a.ipynb")
+    S.write(tmp_path / "again", "alice", NB01, S.solved(NB01), name="b.ipynb")
+    assert _grade(term, tmp_path / "again")["alice"].error.endswith("(not recorded: the earlier grade stays)")
     # with the expected name present, the other notebook is named in the note, not silently dropped
     _, error, note = stage_submission({f"{NB01}.ipynb": b"{}", f"{NB01}-Copy1.ipynb": b"{}"}, NB01)
     assert note == f"graded {NB01}.ipynb; ignored {NB01}-Copy1.ipynb"

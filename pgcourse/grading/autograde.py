@@ -71,6 +71,7 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
     pairs = find_submissions(submissions_dir)
     with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
         enrolled = {s.id for s in gb.students}
+    earlier = set(record.recorded(root))
     problems = student_id_problems({s for s, _ in pairs}, enrolled)
     keep_submission = submissions_dir.resolve() != (root / "submitted").resolve()
 
@@ -100,6 +101,8 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
             result = SubmissionResult(graded.student, graded.assignment, error=graded.error, note=graded.note,
                                       seconds=graded.seconds)
             if graded.error:
+                if (graded.student, graded.assignment) in earlier:
+                    result.error = graded.error = graded.error + " (not recorded: the earlier grade stays)"
                 result.questions = record.zero_scores(root, graded.assignment, graded.error)
             else:
                 result.questions = record.scores(root, graded.assignment, graded.student)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades
@@ -146,8 +147,6 @@ def course_timeout(root: Path) -> int:
 
 def course_assignments(root: Path) -> list[str]:
     """The assignments recorded in a course's gradebook, in course order."""
-    from nbgrader.api import Gradebook
-
     with Gradebook(config(root).CourseDirectory.db_url, COURSE_ID) as gb:
         return sorted(a.name for a in gb.assignments)
 
@@ -178,6 +177,8 @@ def init_course(root: Path, solutions_dir: Path | None = None, names: list[str] 
     api = make_api(root, int(read_config_file(root, need_gradebook=False).Execute.get("timeout", timeout)))
     for assignment in added:
         generate(api, assignment)
+    with Gradebook(config(root).CourseDirectory.db_url, COURSE_ID):  # creates an empty one if none yet
+        pass
     for step in ("submitted", "autograded", "feedback"):
         (root / step).mkdir(exist_ok=True)
     return added
