@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade, is_solution
+from traitlets.config import Config
 
+from pgcourse.grading import course
 from pgcourse.grading.results import QuestionScore, first_failure
 
 UNANSWERED = "YOUR ANSWER HERE"
@@ -29,11 +30,11 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
     previous = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "validate"   # the kernel inherits it: training cells shorten
     try:
-        # IPC sockets in a private folder: no TCP ports to clash, and no ipykernel warning about
-        # unencrypted TCP above the student's table.
+        # IPC sockets in a private folder: no ipykernel warning about unencrypted TCP above the table.
         with tempfile.TemporaryDirectory(prefix="pgcourse-kernel-") as sockets:
-            km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
-            client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+            cfg = Config()
+            course.quiet_kernels(cfg, Path(sockets))
+            client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                                     kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
             client.execute()
     finally:
