@@ -76,12 +76,15 @@ def _scores(results):
 def profile(assignment: str, timeout: int) -> dict:
     """Run the solved notebook as the autograder does; kernel start and the slowest cells."""
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     nb = S.solved(assignment)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config()
+        course.quiet_kernels(cfg, Path(tmp))
         start = time.perf_counter()
-        client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+        client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, kernel_name="python3",
                                 record_timing=True, resources={"metadata": {"path": tmp}})
         with client.setup_kernel():
             kernel_start = time.perf_counter() - start
