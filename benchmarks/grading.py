@@ -1,6 +1,6 @@
 """How fast does a class grade, serially and on two workers? (Not a test: timings depend on the machine.)
 
-    .venv/bin/python benchmarks/grading.py [--students 10] [--notebooks 01 02 …] [--profile]
+    .venv/bin/python benchmarks/grading.py [--students 10] [--notebooks 01 02 …] [--profile] [--keep DIR]
 
 Builds a synthetic class over the seven notebooks: student i hands in, per notebook, the solved
 notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
@@ -18,6 +18,7 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import submissions as S  # noqa: E402
-from pgcourse.grading import autograde, course  # noqa: E402
+from pgcourse.grading import autograde, course, exports  # noqa: E402
 
 
 def _wrong_answers(assignment: str) -> list[tuple[str, str]]:
@@ -110,6 +111,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--notebooks", nargs="*", default=None, help="default: all seven")
     parser.add_argument("--profile", action="store_true", help="also time each solved notebook's cells")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the serial run's course here, with its class reports and grade exports")
     args = parser.parse_args()
     course.quiet_gradebook_warnings()
     assignments = course.resolve(args.notebooks, S.SOLUTIONS)
@@ -121,6 +124,10 @@ def main() -> None:
         synthetic_class(folder, args.students, assignments)
         serial, serial_s = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
         parallel, parallel_s = _grade(folder, Path(tmp) / "parallel", assignments, workers=2)
+        if args.keep:
+            shutil.copytree(Path(tmp) / "serial", args.keep)
+            for label, path in exports.write_all(args.keep, args.keep, assignments):
+                print(label, path)
     print(autograde.format_table(serial))
     per_notebook = {a: round(statistics.median(r.seconds for r in serial if r.assignment == a), 1) for a in assignments}
     print("median seconds per submission, one worker:", per_notebook)
