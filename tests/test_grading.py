@@ -7,7 +7,6 @@ question's points. For notebook 01, also the submissions that break naive grader
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -43,14 +42,6 @@ def _by_student(results):
     return {(r.student, r.assignment): r for r in results}
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
-
-
 # Each assignment's round trip is one grading run (solved, blank, one wrong), graded on first use
 # in each test process and shared by the tests below, which are all parametrized by the assignment:
 # `make test` keeps the tests of one parameter on one worker (tests/conftest.py, `work_unit`), so
@@ -72,10 +63,10 @@ def round_trip(tmp_path_factory):
             S.write(subs, "solved", assignment, S.solved(assignment))
             S.write(subs, "blank", assignment, S.blank(assignment))
             S.write(subs, "one_wrong", assignment, _sign_flipped(S.solved(assignment), _exercises(assignment)[0]))
-            before = _digest(subs)
+            before = S.digest(subs)
             out = tmp_path_factory.mktemp(f"graded_{assignment}") / "run"
             results = autograde.grade(subs, out, log=lambda *_: None)
-            assert _digest(subs) == before, "grading modified the submissions"
+            assert S.digest(subs) == before, "grading modified the submissions"
             runs[assignment] = out, _by_student(results)
         return runs[assignment]
 
