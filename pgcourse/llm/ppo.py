@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, token_log_probs
 from .progress import progress_bar
-from .rl import LMFunctions, RLConfig
+from .rl import LMFunctions, RLConfig, clipped_step
 from .rollout import RewardFn, RLHistory, record, rollout
 
 
@@ -117,17 +117,9 @@ def train_ppo(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: i
                     logp = token_log_probs(policy, ro.prompts[mb], ro.responses[mb], ro.mask[mb])
                     loss = ppo_clip_loss(logp, ro.old_token_logp[mb], adv[mb], ro.mask[mb],
                                          cfg.clip)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(policy.parameters(), rl_cfg.grad_clip)
-                    opt.step()
+                    clipped_step(opt, loss, policy, rl_cfg.grad_clip)
                     v_loss = F.mse_loss(value(ro.prompts[mb]), ro.rewards[mb])
-                    vopt.zero_grad(set_to_none=True)
-                    v_loss.backward()
-                    torch.nn.utils.clip_grad_norm_(value.parameters(), rl_cfg.grad_clip)
-                    vopt.step()
-            record(hist, ro, (step + 1) * N)
-            bar.update()
-            bar.set_postfix_str(f"gold {hist.gold_score[-1]:+.2f}", refresh=False)
+                    clipped_step(vopt, v_loss, value, rl_cfg.grad_clip)
+            record(hist, ro, (step + 1) * N, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

@@ -81,6 +81,15 @@ class LMFunctions:
 
 
 # ----------------------------------------------------------------------------- the loop
+def clipped_step(opt: torch.optim.Optimizer, loss: torch.Tensor, model: torch.nn.Module,
+                 max_norm: float) -> None:
+    """One optimiser step on `loss`, the gradient norm of `model`'s parameters clipped to max_norm."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+
+
 @dataclass(frozen=True)
 class RLConfig:
     steps: int = 120  # policy updates
@@ -126,13 +135,7 @@ def train_rl(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: in
                 baseline = (1 - alpha) * baseline + alpha * ro.rewards.mean().item()
             else:
                 adv = fns.rloo_advantages(ro.rewards.view(P, cfg.k)).reshape(-1)
-            loss = fns.reinforce_lm_loss(ro.logp, adv)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-            opt.step()
-            record(hist, ro, (step + 1) * cfg.samples_per_step)
-            bar.update()
-            bar.set_postfix_str(f"gold {hist.gold_score[-1]:+.2f}", refresh=False)
+            clipped_step(opt, fns.reinforce_lm_loss(ro.logp, adv), policy, cfg.grad_clip)
+            record(hist, ro, (step + 1) * cfg.samples_per_step, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

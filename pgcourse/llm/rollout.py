@@ -97,11 +97,15 @@ def rollout(policy: LMPolicy, ref: LMPolicy, rm: RewardFn, data: PromptSet, pidx
                    repeats)
 
 
-def record(hist: RLHistory, ro: Rollout, samples: int) -> None:
-    """Append the batch means of one rollout to an RLHistory."""
+def record(hist: RLHistory, ro: Rollout, samples: int, bar=None) -> None:
+    """Append the batch means of one rollout to an RLHistory; advance `bar` (a progress bar) by one
+    step, showing the batch's gold score."""
     hist.rm_score.append(ro.rm_score.mean().item())
     hist.gold_score.append(ro.gold.mean().item())
     hist.kl.append((ro.logp.detach() - ro.ref_logp).mean().item())
     hist.reward.append(ro.rewards.mean().item())
     hist.repeats.append(ro.repeats)
     hist.samples.append(samples)
+    if bar is not None:
+        bar.update()
+        bar.set_postfix_str(f"gold {hist.gold_score[-1]:+.2f}", refresh=False)
