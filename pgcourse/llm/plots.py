@@ -61,7 +61,7 @@ def plot_overoptimization(runs: list[OverOptRun], curves: list[KLCurve], smooth:
         ax_kl.plot(x, _smooth(h.kl, smooth), c, label=lab)
     ax.set_xlabel("KL(π_θ ‖ π_SFT), bins of 1 nat (mean KL of the bin's steps)")
     ax.set_ylabel("mean score per summary (a reference ≈ 0 on the RM)")
-    ax.set_title("proxy keeps rising; gold peaks (★) and falls")
+    ax.set_title("gold peaks (★) and falls; the proxy stays high")
     ax_t.set_xlabel("samples")
     ax_t.set_ylabel("mean score per summary")
     ax_t.set_title(f"the same scores during training ({smooth}-step average)")
