@@ -157,3 +157,14 @@ def test_lab_config_is_quick_only_while_nbgrader_grades(monkeypatch):
 def test_the_lab_gpt_is_an_lm_policy():
     assert isinstance(GPT(seed=0), LMPolicy)
     assert not isinstance(torch.nn.Linear(2, 2), LMPolicy)  # no hidden(): not a policy
+
+
+def test_the_rollout_imports_none_of_the_methods_that_use_it():
+    import ast
+    import pathlib
+
+    import pgcourse.llm.rollout as rollout_module
+
+    tree = ast.parse(pathlib.Path(rollout_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"rl", "ppo", "rebel", "lab", "pgcourse.llm.rl"}, imported
