@@ -4,23 +4,27 @@ seven-row table, and the over-optimization experiment, all at tiny budgets."""
 import math
 import warnings
 
+import numpy as np
+
 import matplotlib
 import pytest
 import torch
 
-from pgcourse.llm.data import encode_prompts, make_dataset
+from pgcourse.llm.data import DataConfig, PromptSet, encode_prompts, make_dataset
 from pgcourse.llm.dpo import DPOConfig, dpo_loss, train_dpo
 from pgcourse.llm.evaluate import LECTURE_WIN_RATES, pooled_win_rate, results_table_ci
 from pgcourse.llm.judge import WinRate
 from pgcourse.llm.lab import EXTRA_METHODS, LabConfig, prepare_lab, run_lab
 from pgcourse.llm.model import GPT, ModelConfig
-from pgcourse.llm.overoptimization import (OVEROPT_QUICK, format_exploits, plot_overoptimization,
-                                           proxy_gold_at_kl, run_overoptimization)
+from pgcourse.llm.overoptimization import (OVEROPT_QUICK, OverOptRun, format_exploits, kl_binned,
+                                           run_overoptimization)
+from pgcourse.llm.plots import plot_overoptimization
 from pgcourse.llm.ppo import PPOConfig, ValueModel, ppo_clip_loss, train_ppo
 from pgcourse.llm.preferences import PrefConfig
 from pgcourse.llm.rebel import REBELConfig, rebel_loss, train_rebel
 from pgcourse.llm.reward_model import RewardModel, RMConfig, bradley_terry_loss
 from pgcourse.llm.rl import RLConfig, reinforce_lm_loss
+from pgcourse.llm.rollout import RLHistory
 from pgcourse.llm.sft import SFTConfig
 
 matplotlib.use("Agg")
@@ -119,7 +123,7 @@ def tiny_setup():
     sft = GPT(SMALL, seed=0)
     rm = RewardModel(sft, seed=0).requires_grad_(False)
     posts, refs = make_dataset(64, seed=5)
-    return sft, rm, posts, refs
+    return sft, rm, PromptSet.encode(posts, DataConfig()), refs
 
 
 def _moved(a, b):
@@ -127,7 +131,8 @@ def _moved(a, b):
 
 
 def test_ppo_rebel_dpo_train_at_tiny_budgets(tiny_setup):
-    sft, rm, posts, refs = tiny_setup
+    sft, rm, data, refs = tiny_setup
+    posts = data.posts
     rl = RLConfig(steps=2, samples_per_step=8)
     policy, hist = train_ppo(sft, rm, posts, 0, rl, PPOConfig(epochs=2, minibatches=2))
     assert len(hist.rm_score) == 2 and hist.samples == [8, 16] and _moved(policy, sft)
@@ -145,18 +150,26 @@ def test_ppo_rebel_dpo_train_at_tiny_budgets(tiny_setup):
     from pgcourse.llm.preferences import PairSet
     import numpy as np
     pairs = PairSet(posts[:8], list(refs[:8]), [r[:-1] for r in refs[:8]], np.ones(8))
-    policy, dh = train_dpo(sft, pairs, 0, DPOConfig(steps=3, batch_size=4))
+    policy, dh = train_dpo(sft, pairs, 0, DPOConfig(steps=3, batch_size=4), DataConfig())
     assert len(dh.loss) == 3 and dh.loss[0] == pytest.approx(math.log(2), abs=1e-4)
     assert _moved(policy, sft)
 
 
 # ----------------------------------------------------------------------------- the table
-def test_results_table_ci_has_the_seven_rows_and_pooled_interval():
+def _rows(table: str) -> dict[str, str]:
+    """Table body rows keyed by method name (the text before the first run of 2+ spaces)."""
+    return {line.split("  ")[0].strip(): line for line in table.splitlines()[2:]}
+
+
+def test_results_table_ci_rows_in_the_lectures_order_with_pooled_interval():
     table = results_table_ci({"SFT": [WinRate(40.0, 3.0, 1000), WinRate(50.0, 4.0, 1000)],
-                              "REBEL": [WinRate(70.0, 2.0, 1000)]})
-    for name in LECTURE_WIN_RATES:
-        assert name in table
-    assert "45.0 ± 2.5" in table and "40.0-50.0" in table and "78.1" in table
+                              "REBEL": [WinRate(70.0, 2.0, 1000)], "gold RLOO k=2": [WinRate(80.0, 1.0, 9)]})
+    rows = _rows(table)
+    assert list(rows) == list(LECTURE_WIN_RATES) + ["gold RLOO k=2"]
+    assert rows["SFT"].split()[1:] == ["45.0", "±", "2.5", "40.0-50.0", "45.2"]
+    assert rows["REBEL"].split()[1:] == ["70.0", "±", "2.0", "70.0-70.0", "78.1"]
+    assert rows["PPO"].split()[1:] == ["—", "77.6"]  # not run: no number of ours
+    assert rows["gold RLOO k=2"].split()[3:] == ["80.0", "±", "1.0", "80.0-80.0", "—"]
     assert pooled_win_rate([WinRate(40.0, 3.0, 9), WinRate(50.0, 4.0, 9)]) == (45.0, 2.5)
 
 
@@ -179,23 +192,43 @@ def test_run_lab_with_the_extra_methods():
     assert set(res.evals) == {"SFT", "DPO", "REINFORCE", "PPO", "RLOO k=2", "RLOO k=4", "REBEL"}
     assert set(res.policies) == set(res.evals) and "DPO" not in res.rl and "PPO" in res.rl
     assert len(calls) == 2 * 2  # 2 steps × 2 passes
-    assert "REBEL" in res.results_table_ci and res.setup is not None
+    rebel_row = _rows(res.results_table_ci)["REBEL"]
+    assert rebel_row.split()[1] == f"{res.evals['REBEL'].win.rate:.1f}"
     assert len(setup.posts) == 300 and setup.rm_report.probes
     with pytest.raises(ValueError, match="unknown method"):
         run_lab(LabConfig(extra_methods=("TRPO",)), seed=0)
 
 
 # ----------------------------------------------------------------------------- over-optimization
+def test_kl_binned_hand_case():
+    h = RLHistory(kl=[0.2, 0.4, 1.5, 1.1, 0.9, 5.0], rm_score=[0, 1, 2, 3, 4, 5],
+                  gold_score=[1, 0, 2, 4, 3, 9])
+    cv = kl_binned(OverOptRun(0.1, h), width=1.0, min_steps=2)
+    # bins [0,1): steps 0, 1, 4; [1,2): steps 2, 3; [5,6): one step, dropped
+    assert cv.kl.tolist() == pytest.approx([0.5, 1.3])
+    assert cv.proxy.tolist() == pytest.approx([5 / 3, 2.5])
+    assert cv.gold.tolist() == pytest.approx([4 / 3, 3.0])
+    assert cv.steps.tolist() == [3, 2] and cv.peak == 1
+    with pytest.raises(ValueError):
+        kl_binned(OverOptRun(0.1, h), width=0.0)
+
+
 def test_overoptimization_quick_mode(tiny_setup):
-    sft, rm, posts, _ = tiny_setup
-    runs = run_overoptimization(sft, rm, posts, seed=0, cfg=OVEROPT_QUICK)
+    sft, rm, data, _ = tiny_setup
+    runs = run_overoptimization(sft, rm, data, seed=0, cfg=OVEROPT_QUICK)
     assert [r.beta for r in runs] == list(OVEROPT_QUICK.betas)
     for r in runs:
         assert len(r.history.kl) == OVEROPT_QUICK.steps
         assert len(r.summaries) == r.rm.size == r.gold.size == OVEROPT_QUICK.n_probe
-    fig = plot_overoptimization(runs, smooth=2)
-    assert len(fig.axes) == 2
-    text = format_exploits(runs, posts, n=2)
-    assert "β=0" in text and "TL;DR:" in text
-    pts = proxy_gold_at_kl(runs[0], kls=(-1.0, 1e9), smooth=1)
-    assert len(pts) == 1 and len(pts[0]) == 3
+    curves = [kl_binned(r, min_steps=1) for r in runs]
+    fig = plot_overoptimization(runs, curves, smooth=2)
+    drawn = [(line.get_xdata(), line.get_ydata()) for line in fig.axes[0].get_lines()]
+    for cv in curves:  # the left panel draws exactly the binned numbers (proxy, gold, peak marker)
+        assert any(np.array_equal(x, cv.kl) and np.array_equal(y, cv.proxy) for x, y in drawn)
+        assert any(np.array_equal(x, cv.kl) and np.array_equal(y, cv.gold) for x, y in drawn)
+        assert any(np.array_equal(x, [cv.kl[cv.peak]]) and np.array_equal(y, [cv.gold.max()])
+                   for x, y in drawn)
+    text = format_exploits(runs, data.posts, n=2)
+    low = min(runs, key=lambda r: r.beta)
+    assert f"mean RM {low.rm.mean():+.2f}, mean gold {low.gold.mean():+.2f}" in text
+    assert text.count("TL;DR:") == 2

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from llm_helpers import assert_kv_cache_matches_full_forward
-from pgcourse.llm.data import EOS, PAD, encode_prompts, make_dataset, response_mask
-from pgcourse.llm.lab import QUICK, LabConfig, run_lab
-from pgcourse.llm.model import GPT, generate, response_logits, token_log_probs
+from pgcourse.llm.data import EOS, PAD, encode_prompts, format_summary, make_dataset, response_mask
+from pgcourse.llm.lab import QUICK, LabConfig, lab_config, run_lab
+from pgcourse.llm.model import GPT, LMPolicy, generate, response_logits, token_log_probs
 from pgcourse.llm.reward_model import RewardGateError, RMReport, bradley_terry_loss, check_reward_gate
 from pgcourse.llm.rl import (kl_penalized_reward, reinforce_lm_loss, rloo_advantages,
                              sequence_log_prob)
@@ -128,11 +128,43 @@ def test_lab_smoke_run_with_student_fns():
     assert len(calls) == 2 * 4  # 2 steps × (3 methods + gold control)
     assert set(res.evals) == {"SFT", "REINFORCE", "RLOO k=2", "RLOO k=4", "gold RLOO k=2"}
     assert len(res.rl["RLOO k=4"].gold_score) == 2 and res.evals["SFT"].win.n == 50
-    assert "TL;DR:" in res.examples and "REBEL" in res.results_table
+    # the examples show the first test post with each method's own greedy summary
+    assert res.examples.count("SUBREDDIT:") == 1
+    for name, e in res.evals.items():
+        if not name.startswith("gold"):
+            assert format_summary(e.summaries[0]) in res.examples, name
+    # the results table shows this seed's win rate on each method's row, "—" where none ran
+    rows = {line.split("  ")[0].strip(): line.split() for line in res.results_table.splitlines()[2:]}
+    assert rows["REINFORCE"][1] == f"{res.win_rates['REINFORCE']:.1f}" and rows["REBEL"][1] == "—"
     import matplotlib
     matplotlib.use("Agg")
     from pgcourse.llm.plots import plot_rl_histories
-    assert len(plot_rl_histories(res.rl, smooth=1).axes) == 3
+    fig = plot_rl_histories(res.rl, smooth=1)
+    for ax, field in zip(fig.axes, ("rm_score", "gold_score", "kl")):  # each panel draws its series
+        drawn = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+        assert drawn == {k: getattr(h, field) for k, h in res.rl.items()}, field
     with pytest.raises(ValueError):
         run_lab(tiny, seed=0, student_fns={"not_a_piece": my_loss})
-    assert QUICK.n_test < LabConfig().n_test
+
+
+def test_lab_config_is_quick_only_while_nbgrader_grades(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert lab_config() == LabConfig()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert lab_config() == QUICK and QUICK.n_test < LabConfig().n_test
+
+
+def test_the_lab_gpt_is_an_lm_policy():
+    assert isinstance(GPT(seed=0), LMPolicy)
+    assert not isinstance(torch.nn.Linear(2, 2), LMPolicy)  # no hidden(): not a policy
+
+
+def test_the_rollout_imports_none_of_the_methods_that_use_it():
+    import ast
+    import pathlib
+
+    import pgcourse.llm.rollout as rollout_module
+
+    tree = ast.parse(pathlib.Path(rollout_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"rl", "ppo", "rebel", "lab", "pgcourse.llm.rl"}, imported

@@ -85,6 +85,12 @@ def test_train_rl_and_rebel_run_unchanged_on_a_transformers_model():
     assert len(hist.kl) == 2
 
 
+def test_hf_policy_is_an_lm_policy():
+    from pgcourse.llm.model import LMPolicy
+
+    assert isinstance(tiny_gpt2(VOCAB_SIZE), LMPolicy)
+
+
 def test_hf_policy_rejects_a_bare_model():
     bare = transformers.GPT2Model(transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2,
                                                           vocab_size=VOCAB_SIZE))

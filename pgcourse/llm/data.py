@@ -198,6 +198,41 @@ def encode_prompts(posts: list[Post], cfg: DataConfig = DataConfig()) -> torch.T
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class PromptSet:
+    """Posts encoded once, with the DataConfig they were encoded with: every stage after the data
+    (RL, PPO, REBEL, evaluation, over-optimization) reads its prompts and the response cap here, so
+    a non-default DataConfig reaches all of them."""
+
+    posts: list[Post]  # the posts, in order
+    prompts: torch.Tensor  # (M, cfg.prompt_len) int64, from encode_prompts
+    cfg: DataConfig  # the post generator's and the encoder's configuration
+
+    @classmethod
+    def encode(cls, posts: list[Post], cfg: DataConfig) -> PromptSet:
+        return cls(list(posts), encode_prompts(posts, cfg), cfg)
+
+    def __len__(self) -> int:
+        return len(self.posts)
+
+    @property
+    def max_summary(self) -> int:
+        """R: the response cap in tokens, <end> included."""
+        return self.cfg.max_summary
+
+    def responses(self, summaries: list[tuple[int, ...]]) -> torch.Tensor:
+        """Summaries -> (len, R) int64 with this set's response cap."""
+        return encode_responses(summaries, self.cfg)
+
+
+def as_prompt_set(data: PromptSet | list[Post]) -> PromptSet:
+    """A PromptSet as is; a plain list of posts (the visible checks' tiny runs) encoded with the
+    default DataConfig, the only place a stage falls back to it. The lab passes PromptSets."""
+    if isinstance(data, PromptSet):
+        return data
+    return PromptSet.encode(data, DataConfig())
+
+
 def response_mask(responses: torch.Tensor) -> torch.Tensor:
     """(B, R) response tokens -> (B, R) float mask of positions up to and including the first <end>."""
     is_end = (responses == EOS).long()

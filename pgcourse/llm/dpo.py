@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .data import PAD, encode_prompts, encode_responses, response_mask
-from .rollout import token_log_probs_of
+from .data import PAD, DataConfig, encode_prompts, encode_responses, response_mask
+from .model import LMPolicy, token_log_probs
 from .preferences import PairSet
+from .progress import progress_bar
 
 
 def dpo_loss(logp_w: torch.Tensor, logp_l: torch.Tensor, ref_logp_w: torch.Tensor,
@@ -52,37 +53,39 @@ def _mask(y: torch.Tensor) -> torch.Tensor:
     return response_mask(y) * (y != PAD).float()  # written tokens only, <end> included
 
 
-def train_dpo(sft, pairs: PairSet, seed: int, cfg: DPOConfig = DPOConfig()):
-    """DPO from a copy of `sft` on `pairs` (chosen ≻ rejected). Returns (policy, DPOHistory)."""
+def train_dpo(sft: LMPolicy, pairs: PairSet, seed: int, cfg: DPOConfig, data_cfg: DataConfig,
+              progress: str | None = None) -> tuple[LMPolicy, DPOHistory]:
+    """DPO from a copy of `sft` on `pairs` (chosen ≻ rejected), encoded with `data_cfg`.
+    Returns (policy, DPOHistory); progress: a label for a progress bar, or None."""
     t0 = time.perf_counter()
     policy, ref = copy.deepcopy(sft), sft
-    prompts = encode_prompts(pairs.posts)  # (M, Tp)
-    y_w, y_l = encode_responses(pairs.chosen), encode_responses(pairs.rejected)  # (M, R)
+    prompts = encode_prompts(pairs.posts, data_cfg)  # (M, Tp)
+    y_w, y_l = encode_responses(pairs.chosen, data_cfg), encode_responses(pairs.rejected, data_cfg)
     m_w, m_l = _mask(y_w), _mask(y_l)
     with torch.no_grad():  # π_ref never changes: its log-probs once, in chunks
-        ref_w = torch.cat([token_log_probs_of(ref, prompts[i:i + 2048], y_w[i:i + 2048],
-                                              m_w[i:i + 2048]).sum(1)
-                           for i in range(0, len(prompts), 2048)])
-        ref_l = torch.cat([token_log_probs_of(ref, prompts[i:i + 2048], y_l[i:i + 2048],
-                                              m_l[i:i + 2048]).sum(1)
-                           for i in range(0, len(prompts), 2048)])
+        ref_w, ref_l = (torch.cat([token_log_probs(ref, prompts[i:i + 2048], y[i:i + 2048],
+                                                   m[i:i + 2048]).sum(1)
+                                   for i in range(0, len(prompts), 2048)])
+                        for y, m in ((y_w, m_w), (y_l, m_l)))
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     hist = DPOHistory()
     B = cfg.batch_size
-    for _ in range(cfg.steps):
-        idx = torch.randint(len(prompts), (B,), generator=g)
-        p = prompts[idx]
-        logp = token_log_probs_of(policy, torch.cat([p, p]), torch.cat([y_w[idx], y_l[idx]]),
-                                  torch.cat([m_w[idx], m_l[idx]])).sum(dim=1)  # (2B,)
-        loss = dpo_loss(logp[:B], logp[B:], ref_w[idx], ref_l[idx], cfg.beta)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        opt.step()
-        hist.loss.append(loss.item())
-        with torch.no_grad():
-            margin = (logp[:B] - ref_w[idx]) - (logp[B:] - ref_l[idx])
-            hist.accuracy.append(float((margin > 0).float().mean()))
+    with progress_bar(cfg.steps, progress) as bar:
+        for _ in range(cfg.steps):
+            idx = torch.randint(len(prompts), (B,), generator=g)
+            p = prompts[idx]
+            logp = token_log_probs(policy, torch.cat([p, p]), torch.cat([y_w[idx], y_l[idx]]),
+                                   torch.cat([m_w[idx], m_l[idx]])).sum(dim=1)  # (2B,)
+            loss = dpo_loss(logp[:B], logp[B:], ref_w[idx], ref_l[idx], cfg.beta)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            opt.step()
+            hist.loss.append(loss.item())
+            with torch.no_grad():
+                margin = (logp[:B] - ref_w[idx]) - (logp[B:] - ref_l[idx])
+                hist.accuracy.append(float((margin > 0).float().mean()))
+            bar.update()
     hist.seconds = time.perf_counter() - t0
     return policy, hist

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import DataConfig, Post, decode_responses, encode_prompts, format_post, format_summary
+from .data import Post, PromptSet, decode_responses, format_post, format_summary
 from .judge import WinRate, gold_score, gold_scores, summary_stats, win_rate
-from .model import GPT, generate, token_log_probs
+from .model import LMPolicy, generate, token_log_probs
 from .reward_model import RewardModel, score
 
 # The lecture's table (6.9B model, TL;DR, GPT-4 judge; REBEL paper, Gao et al. 2024).
@@ -43,22 +43,24 @@ class EvalResult:
 
 
 @torch.no_grad()
-def sampled_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, seed: int) -> float:
-    """KL(π‖π_ref) ≈ mean over samples y ~ π of Σ_t ln π(y_t|·) − ln π_ref(y_t|·)."""
+def sampled_kl(policy: LMPolicy, ref: LMPolicy, prompts: torch.Tensor, max_summary: int,
+               seed: int) -> float:
+    """KL(π‖π_ref) ≈ mean over samples y ~ π (at most max_summary tokens) of
+    Σ_t ln π(y_t|·) − ln π_ref(y_t|·)."""
     g = torch.Generator().manual_seed(seed)
-    y = generate(policy, prompts, DataConfig().max_summary, 1.0, generator=g)
+    y = generate(policy, prompts, max_summary, 1.0, generator=g)
     return float((token_log_probs(policy, prompts, y) - token_log_probs(ref, prompts, y))
                  .sum(dim=1).mean())
 
 
 @torch.no_grad()
-def evaluate_policy(policy: GPT, sft: GPT, rm: RewardModel | None, posts: list[Post],
+def evaluate_policy(policy: LMPolicy, sft: LMPolicy, rm: RewardModel | None, test: PromptSet,
                     refs: list[tuple[int, ...]], seed: int = 0, n_kl: int = 256) -> EvalResult:
-    """Greedy-decode every post, judge against its reference, and collect the diagnostics."""
+    """Greedy-decode every post of `test`, judge against its reference, collect the diagnostics."""
+    posts, prompts = test.posts, test.prompts
     if len(posts) != len(refs) or not posts:
         raise ValueError(f"need as many references as posts (>0), got {len(posts)}, {len(refs)}")
-    prompts = encode_prompts(posts)
-    summaries = decode_responses(generate(policy, prompts, DataConfig().max_summary, greedy=True))
+    summaries = decode_responses(generate(policy, prompts, test.max_summary, greedy=True))
     g_pol, g_ref = gold_scores(posts, summaries), gold_scores(posts, refs)
     stats = [summary_stats(p, s) for p, s in zip(posts, summaries)]
     return EvalResult(
@@ -69,8 +71,9 @@ def evaluate_policy(policy: GPT, sft: GPT, rm: RewardModel | None, posts: list[P
         repeats=float(np.mean([s.repeats for s in stats])),
         hallucinations=float(np.mean([s.hallucinations for s in stats])),
         no_end=float(np.mean([not s.ended for s in stats])),
-        kl=sampled_kl(policy, sft, prompts[:n_kl], seed),
-        rm_score=float(score(rm, posts, summaries).mean()) if rm is not None else float("nan"),
+        kl=sampled_kl(policy, sft, prompts[:n_kl], test.max_summary, seed),
+        rm_score=(float(score(rm, posts, summaries, test.cfg).mean()) if rm is not None
+                  else float("nan")),
         summaries=summaries,
     )
 

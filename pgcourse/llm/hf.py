@@ -1,10 +1,11 @@
 """Run the lab's RL code on a Hugging Face `transformers` causal language model.
 
 The lab's functions (`model.generate`, `model.response_logits`, `rl.train_rl`, `ppo.train_ppo`,
-`rebel.train_rebel`) only use three things of a policy:
+`rebel.train_rebel`) only use what the protocol `model.LMPolicy` declares:
     policy(idx)                       (B, T) tokens -> (B, T, V) logits
     policy.hidden(idx, cache, start)  -> (B, T, C) final hidden states and a new KV cache
     policy.lm_head(h)                 (…, C) -> (…, V) logits
+    policy.parameters()               θ, for the optimiser
 `HFPolicy` gives a `transformers` model (GPT-2, Llama, Qwen, ...) exactly that interface, so the
 same RL code runs unchanged on it, on a GPU where the model lives there:
 

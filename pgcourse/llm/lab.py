@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .data import DataConfig, Post, decode_responses, encode_prompts, make_dataset
+from .data import DataConfig, Post, PromptSet, decode_responses, make_dataset
 from .dpo import DPOConfig, train_dpo
 from .evaluate import (EvalResult, evaluate_policy, format_examples, metrics_table, results_table,
                        results_table_ci)
@@ -29,7 +29,8 @@ from .ppo import PPOConfig, train_ppo
 from .preferences import PairSet, PrefConfig, make_pairs
 from .rebel import REBELConfig, rebel_loss, train_rebel
 from .reward_model import RMConfig, RMReport, RewardModel, check_reward_gate, train_reward_model
-from .rl import LMFunctions, RLConfig, RLHistory, train_rl
+from .rl import LMFunctions, RLConfig, train_rl
+from .rollout import RLHistory
 from .sft import SFTConfig, SFTHistory, train_sft
 
 EXTRA_METHODS = ("DPO", "PPO", "REBEL")  # the lecture's other rows (opt in: LabConfig.extra_methods)
@@ -85,9 +86,9 @@ class LabSetup:
 
     cfg: LabConfig  # the configuration it was built with
     seed: int  # the seed everything was drawn from
-    posts: list[Post]  # training posts (SFT targets, RL prompts)
+    train: PromptSet  # training posts, encoded once (SFT targets, RL prompts)
     refs: list[tuple[int, ...]]  # their reference summaries
-    test_posts: list[Post]  # held-out posts for the win rate
+    test: PromptSet  # held-out posts for the win rate, encoded once
     test_refs: list[tuple[int, ...]]  # their references
     train_pairs: PairSet  # preference pairs: the RM's and DPO's training data
     held_pairs: PairSet  # held-out pairs for the RM accuracy
@@ -96,6 +97,14 @@ class LabSetup:
     rm: RewardModel  # the learned reward model (frozen)
     rm_report: RMReport  # its accuracy and probes
     seconds: dict[str, float] = field(default_factory=dict)  # wall-clock per stage
+
+    @property
+    def posts(self) -> list[Post]:
+        return self.train.posts
+
+    @property
+    def test_posts(self) -> list[Post]:
+        return self.test.posts
 
 
 @dataclass
@@ -140,9 +149,15 @@ def _as_fns(student_fns: LMFunctions | dict | None) -> LMFunctions:
     return replace(LMFunctions(), **student_fns)
 
 
-def prepare_lab(cfg: LabConfig | None = None, seed: int = 0, verbose: bool = False) -> LabSetup:
-    """Data, SFT, preference pairs and the reward model for one seed (the RM gate is checked)."""
+def prepare_lab(cfg: LabConfig | None = None, seed: int = 0, verbose: bool = False,
+                progress: bool = False) -> LabSetup:
+    """Data, SFT, preference pairs and the reward model for one seed (the RM gate is checked).
+    The posts are encoded once, with cfg.data, and every later stage reads them from here."""
     cfg = lab_config() if cfg is None else cfg
+    need = cfg.data.prompt_len + cfg.data.max_summary
+    if cfg.model.block_size < need:
+        raise ValueError(f"model block_size={cfg.model.block_size} < prompt ({cfg.data.prompt_len}) "
+                         f"+ response ({cfg.data.max_summary}) tokens: raise ModelConfig.block_size")
     log = print if verbose else (lambda *a, **k: None)
     secs: dict[str, float] = {}
     t = time.perf_counter()
@@ -151,77 +166,84 @@ def prepare_lab(cfg: LabConfig | None = None, seed: int = 0, verbose: bool = Fal
     test_posts, test_refs = make_dataset(cfg.n_test, seed=10 * seed + 2, cfg=cfg.data)
     pair_posts, pair_refs = make_dataset(cfg.prefs.n_pairs + cfg.prefs.n_heldout,
                                          seed=10 * seed + 3, cfg=cfg.data)
+    train, test = PromptSet.encode(posts, cfg.data), PromptSet.encode(test_posts, cfg.data)
+    pairs = PromptSet.encode(pair_posts, cfg.data)
     secs["data"], t = time.perf_counter() - t, time.perf_counter()
 
-    sft, sft_hist = train_sft(posts, refs, seed, cfg.sft, cfg.model, cfg.data)
+    sft, sft_hist = train_sft(posts, refs, seed, cfg.sft, cfg.model, cfg.data,
+                              progress="SFT" if progress else None)
     secs["sft"], t = time.perf_counter() - t, time.perf_counter()
     log(f"SFT done in {secs['sft']:.1f}s, final loss {sft_hist.loss[-1]:.3f}")
 
     g = torch.Generator().manual_seed(seed)
-    samples = decode_responses(generate(sft, encode_prompts(pair_posts, cfg.data),
-                                        cfg.data.max_summary, 1.0, generator=g))
+    samples = decode_responses(generate(sft, pairs.prompts, cfg.data.max_summary, 1.0, generator=g))
     rng = np.random.default_rng(10 * seed + 4)
     n = cfg.prefs.n_pairs
-    train_pairs = make_pairs(pair_posts[:n], pair_refs[:n], samples[:n], rng, cfg.prefs)
-    held_pairs = make_pairs(pair_posts[n:], pair_refs[n:], samples[n:], rng, cfg.prefs)
+    train_pairs = make_pairs(pair_posts[:n], pair_refs[:n], samples[:n], rng, cfg.prefs, cfg.data)
+    held_pairs = make_pairs(pair_posts[n:], pair_refs[n:], samples[n:], rng, cfg.prefs, cfg.data)
     rm, rm_report = train_reward_model(sft, train_pairs, held_pairs, test_posts, posts[:1024],
-                                       refs[:1024], seed, cfg.rm)
+                                       refs[:1024], seed, cfg.rm, cfg.data,
+                                       progress="reward model" if progress else None)
     secs["reward_model"] = time.perf_counter() - t
     log(f"RM done in {secs['reward_model']:.1f}s: held-out accuracy {rm_report.accuracy:.3f}, "
         f"probes {rm_report.probes}")
     check_reward_gate(rm_report, cfg.rm, strict=cfg.strict_gate)
-    return LabSetup(cfg, seed, posts, refs, test_posts, test_refs, train_pairs, held_pairs,
+    return LabSetup(cfg, seed, train, refs, test, test_refs, train_pairs, held_pairs,
                     sft, sft_hist, rm, rm_report, secs)
 
 
-def _train_extra(name: str, setup: LabSetup, fns: LMFunctions, rebel_loss_fn) -> tuple:
+def _train_extra(name: str, setup: LabSetup, fns: LMFunctions, rebel_loss_fn,
+                 progress: str | None) -> tuple:
     cfg, s = setup.cfg, setup
     if name == "DPO":
-        return train_dpo(s.sft, s.train_pairs, s.seed, cfg.dpo)
+        return train_dpo(s.sft, s.train_pairs, s.seed, cfg.dpo, cfg.data, progress)
     if name == "PPO":
-        return train_ppo(s.sft, s.rm, s.posts, s.seed, replace(cfg.rl, k=1), cfg.ppo, fns)
+        return train_ppo(s.sft, s.rm, s.train, s.seed, replace(cfg.rl, k=1), cfg.ppo, fns,
+                         progress)
     if name == "REBEL":
-        return train_rebel(s.sft, s.rm, s.posts, s.seed, replace(cfg.rl, k=2), cfg.rebel, fns,
-                           rebel_loss_fn)
+        return train_rebel(s.sft, s.rm, s.train, s.seed, replace(cfg.rl, k=2), cfg.rebel, fns,
+                           rebel_loss_fn, progress)
     raise ValueError(f"unknown method {name!r}; expected one of {EXTRA_METHODS}")
 
 
 def run_lab(cfg: LabConfig | None = None, seed: int = 0,
             student_fns: LMFunctions | dict | None = None, verbose: bool = False,
-            rebel_loss_fn=rebel_loss) -> LabResult:
+            rebel_loss_fn=rebel_loss, progress: bool = False) -> LabResult:
     """Run the pipeline for one seed; `student_fns` replaces any of the four RL pieces and
-    `rebel_loss_fn` the REBEL loss (used when cfg.extra_methods has "REBEL")."""
+    `rebel_loss_fn` the REBEL loss (used when cfg.extra_methods has "REBEL"). progress: a bar
+    per training stage."""
     cfg = lab_config() if cfg is None else cfg
     fns = _as_fns(student_fns)
     log = print if verbose else (lambda *a, **k: None)
     for name in cfg.extra_methods:
         if name not in EXTRA_METHODS:
             raise ValueError(f"unknown method {name!r}; expected some of {EXTRA_METHODS}")
-    setup = prepare_lab(cfg, seed, verbose)
+    setup = prepare_lab(cfg, seed, verbose, progress)
     secs = dict(setup.seconds)
-    sft, rm, test_posts, test_refs = setup.sft, setup.rm, setup.test_posts, setup.test_refs
+    sft, rm, test, test_refs = setup.sft, setup.rm, setup.test, setup.test_refs
     t = time.perf_counter()
 
     result = LabResult(seed, setup.sft_hist, setup.rm_report, setup=setup)
-    result.evals["SFT"] = evaluate_policy(sft, sft, rm, test_posts, test_refs, seed)
+    result.evals["SFT"] = evaluate_policy(sft, sft, rm, test, test_refs, seed)
     result.policies["SFT"] = sft
     runs = [(name, replace(cfg.rl, k=k)) for name, k in cfg.methods]
     runs += [(name, None) for name in cfg.extra_methods]
     if cfg.gold_control:
         runs.append(("gold RLOO k=2", replace(cfg.rl, k=2, reward="gold")))
     for name, rl_cfg in runs:
+        bar = name if progress else None
         if rl_cfg is None:
-            policy, hist = _train_extra(name, setup, fns, rebel_loss_fn)
+            policy, hist = _train_extra(name, setup, fns, rebel_loss_fn, bar)
         else:
-            policy, hist = train_rl(sft, rm, setup.posts, seed, rl_cfg, fns)
+            policy, hist = train_rl(sft, rm, setup.train, seed, rl_cfg, fns, bar)
         if isinstance(hist, RLHistory):
             result.rl[name] = hist
         result.policies[name] = policy
-        result.evals[name] = evaluate_policy(policy, sft, rm, test_posts, test_refs, seed)
+        result.evals[name] = evaluate_policy(policy, sft, rm, test, test_refs, seed)
         secs[name], t = time.perf_counter() - t, time.perf_counter()
         log(f"{name} done in {secs[name]:.1f}s: win {result.evals[name].win}")
 
     shown = {k: v.summaries for k, v in result.evals.items() if not k.startswith("gold")}
-    result.examples = format_examples(test_posts, test_refs, shown, list(range(cfg.n_examples)))
+    result.examples = format_examples(test.posts, test_refs, shown, list(range(cfg.n_examples)))
     result.seconds = secs
     return result

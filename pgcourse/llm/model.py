@@ -9,6 +9,7 @@ References: Vaswani et al. 2017; Radford et al. 2019 (GPT-2); Karpathy, nanoGPT 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 import torch
 import torch.nn as nn
@@ -17,6 +18,27 @@ import torch.nn.functional as F
 from .data import EOS, PAD, VOCAB_SIZE, response_mask
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B, nh, T, hs)
+
+
+@runtime_checkable
+class LMPolicy(Protocol):
+    """What the lab's sampling, log-probs and RL loops use of a policy π_θ: the lab's `GPT` and
+    `hf.HFPolicy` (a `transformers` causal LM) both satisfy it."""
+
+    lm_head: nn.Module  # (…, C) -> (…, V) logits
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, T) tokens -> (B, T, V) logits; logits[:, t] predict token t + 1."""
+        ...
+
+    def hidden(self, idx: torch.Tensor, cache: Any = None, start: int = 0
+               ) -> tuple[torch.Tensor, Any]:
+        """(B, T) tokens after `start` cached positions -> (B, T, C) final hidden states, new cache."""
+        ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """θ, for the optimiser (and the copy that becomes π_θ while π_ref stays frozen)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +129,7 @@ class GPT(nn.Module):
 
 
 @torch.no_grad()
-def generate(model: GPT, prompts: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+def generate(model: LMPolicy, prompts: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              generator: torch.Generator | None = None, greedy: bool = False,
              use_cache: bool = True) -> torch.Tensor:
     """Sample y_t ~ softmax(logits / temperature) (or argmax if greedy) until <end> or the cap.
@@ -145,7 +167,7 @@ def generate(model: GPT, prompts: torch.Tensor, max_new_tokens: int, temperature
     return out
 
 
-def response_logits(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+def response_logits(model: LMPolicy, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
     """Logits that predict each response token: (B, Tp) and (B, R) -> (B, R, V).
 
     logits[:, t] = log-odds of π_θ(· | x, y_<t), read at column Tp - 1 + t of [x; y].
@@ -155,11 +177,18 @@ def response_logits(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) 
     return model(full)[:, Tp - 1:]  # (B, R, V)
 
 
-def token_log_probs(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
-    """Per-token log-probs ln π_θ(y_t | x, y_<t) of given responses, zero after the first <end>.
+def token_log_probs(model: LMPolicy, prompts: torch.Tensor, responses: torch.Tensor,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-token log-probs ln π_θ(y_t | x, y_<t) of given responses, zero where mask is 0 (default:
+    the response mask, 1 up to and including the first <end>). The lab's one masked log-prob.
 
-    (B, Tp), (B, R) -> (B, R); sum over t for the sequence log-prob ln π_θ(y | x).
+    (B, Tp), (B, R), (B, R) -> (B, R); sum over t for the sequence log-prob ln π_θ(y | x).
     """
-    logp = F.log_softmax(response_logits(model, prompts, responses), dim=-1)
-    picked = logp.gather(-1, responses.unsqueeze(-1)).squeeze(-1)  # (B, R)
-    return picked * response_mask(responses)
+    return picked_log_probs(response_logits(model, prompts, responses), responses,
+                            response_mask(responses) if mask is None else mask)
+
+
+def picked_log_probs(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """ln softmax(logits_t)[y_t] where mask_t > 0, else 0: (B, R, V), (B, R), (B, R) -> (B, R)."""
+    picked = F.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, R)
+    return torch.where(mask > 0, picked, torch.zeros_like(picked))

@@ -6,8 +6,9 @@ the reward model never saw: the proxy score keeps rising while the gold score pe
 (Goodhart's law). The KL penalty β·KL in the reward is the leash: at β = 0 nothing stops the
 drift; at larger β the policy stops where the proxy's gain no longer pays for the KL.
 
-    runs = run_overoptimization(setup.sft, setup.rm, setup.posts, seed=0)   # ~1 minute
-    plot_overoptimization(runs); print(format_exploits(runs, setup.posts))
+    runs = run_overoptimization(setup.sft, setup.rm, setup.train, seed=0)   # ~1 minute
+    curves = [kl_binned(r) for r in runs]            # the numbers the figure draws
+    plots.plot_overoptimization(runs, curves); print(format_exploits(runs, setup.posts))
 
 References: Gao et al. 2022 (Scaling laws for reward model overoptimization); Stiennon et al.
 2020 and Jaques et al. 2019 (the KL penalty); Ahmadian et al. 2024 (RLOO).
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import Post, decode_responses, encode_prompts, format_post, format_summary
+from .data import Post, PromptSet, decode_responses, format_post, format_summary
 from .judge import gold_scores, summary_stats
-from .model import generate
+from .model import LMPolicy, generate
 from .rl import RLConfig, RLHistory, train_rl
+from .rollout import RewardFn
 
 
 @dataclass(frozen=True)
@@ -52,69 +53,59 @@ class OverOptRun:
     gold: np.ndarray = field(default_factory=lambda: np.zeros(0))  # their gold scores
 
 
-def run_overoptimization(sft, rm, posts: list[Post], seed: int = 0,
-                         cfg: OverOptConfig = OverOptConfig()) -> list[OverOptRun]:
+def run_overoptimization(sft: LMPolicy, rm: RewardFn, data: PromptSet, seed: int = 0,
+                         cfg: OverOptConfig = OverOptConfig(), progress: bool = False
+                         ) -> list[OverOptRun]:
     """RLOO from `sft` against the reward model `rm` at each β of cfg.betas; the first
-    cfg.n_probe posts are summarised greedily at the end (see `format_exploits`)."""
+    cfg.n_probe posts of `data` are summarised greedily at the end (see `format_exploits`).
+    progress: one progress bar per β."""
     runs = []
-    probe = posts[: cfg.n_probe]
-    prompts = encode_prompts(probe)
+    probe, prompts = data.posts[: cfg.n_probe], data.prompts[: cfg.n_probe]
     for beta in cfg.betas:
         rl_cfg = RLConfig(steps=cfg.steps, samples_per_step=cfg.samples_per_step, k=cfg.k,
                           beta=beta, lr=cfg.lr)
-        policy, hist = train_rl(sft, rm, posts, seed, rl_cfg)
+        policy, hist = train_rl(sft, rm, data, seed, rl_cfg,
+                                progress=f"RLOO k={cfg.k}, β={beta:g}" if progress else None)
         with torch.no_grad():
-            y = generate(policy, prompts, 8, greedy=True)
+            y = generate(policy, prompts, data.max_summary, greedy=True)
             rm_score = rm(prompts, y).double().numpy()
         summaries = decode_responses(y)
         runs.append(OverOptRun(beta, hist, summaries, rm_score, gold_scores(probe, summaries)))
     return runs
 
 
-def _smooth(x, w: int) -> np.ndarray:
-    x = np.asarray(x, float)
-    if w <= 1 or x.size < w:
-        return x
-    return np.convolve(x, np.ones(w) / w, mode="valid")
+@dataclass(frozen=True)
+class KLCurve:
+    """One run's per-step proxy and gold scores averaged over bins of KL(π_θ ‖ π_SFT): a function
+    of KL even where the KL of training is not monotone (what the figure draws and the text quotes)."""
+
+    beta: float  # the run's KL coefficient
+    kl: np.ndarray  # (n_bins,) mean KL of the steps in each bin (nats)
+    proxy: np.ndarray  # (n_bins,) their mean RM score
+    gold: np.ndarray  # (n_bins,) their mean gold score
+    steps: np.ndarray  # (n_bins,) how many steps fell in each bin
+
+    @property
+    def peak(self) -> int:
+        """Index of the bin with the highest mean gold score."""
+        return int(np.argmax(self.gold))
 
 
-def proxy_gold_at_kl(run: OverOptRun, kls: tuple[float, ...] = (0.5, 1, 2, 4, 8),
-                     smooth: int = 20) -> list[tuple[float, float, float]]:
-    """(KL, proxy, gold) read off the smoothed curves at the first step where KL ≥ each value
-    (values never reached are skipped): the numbers behind the plot."""
-    kl, rm, gold = (_smooth(s, smooth) for s in (run.history.kl, run.history.rm_score,
-                                                 run.history.gold_score))
-    out = []
-    for target in kls:
-        hit = np.nonzero(kl >= target)[0]
-        if hit.size:
-            i = int(hit[0])
-            out.append((float(kl[i]), float(rm[i]), float(gold[i])))
-    return out
-
-
-def plot_overoptimization(runs: list[OverOptRun], smooth: int = 20):
-    """Proxy (RM) and gold score against KL(π_θ ‖ π_SFT), one colour per β (moving averages of
-    `smooth` steps), and the KL over training. Solid: proxy; dashed: gold."""
-    fig, (ax, ax_kl) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
-    for i, run in enumerate(runs):
-        h, c = run.history, f"C{i}"
-        kl = _smooth(h.kl, smooth)
-        ax.plot(kl, _smooth(h.rm_score, smooth), c, label=f"proxy (RM), β={run.beta:g}")
-        ax.plot(kl, _smooth(h.gold_score, smooth), c, ls="--", label=f"gold, β={run.beta:g}")
-        x = np.asarray(h.samples)[len(h.samples) - len(kl):]
-        ax_kl.plot(x, kl, c, label=f"β={run.beta:g}")
-    ax.set_xlabel("KL(π_θ ‖ π_SFT)  (nats, on the policy's samples)")
-    ax.set_ylabel("score (a reference summary scores ≈ 0 on the RM)")
-    ax.set_title("over-optimization: the proxy rises, the gold score peaks and falls")
-    ax_kl.set_xlabel("samples")
-    ax_kl.set_ylabel("KL (nats)")
-    ax_kl.set_title("KL from SFT during training")
-    for a in (ax, ax_kl):
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+def kl_binned(run: OverOptRun, width: float = 1.0, min_steps: int = 5) -> KLCurve:
+    """Average the run's per-step (KL, RM, gold) over KL bins [0, w), [w, 2w), ...; bins with
+    fewer than `min_steps` steps are dropped (too noisy to read a mean from)."""
+    if width <= 0:
+        raise ValueError(f"bin width must be > 0, got {width}")
+    h = run.history
+    kl, rm, gold = (np.asarray(x, float) for x in (h.kl, h.rm_score, h.gold_score))
+    which = np.floor(np.clip(kl, 0.0, None) / width).astype(int)
+    rows = []
+    for b in np.unique(which):
+        sel = which == b
+        if sel.sum() >= min_steps:
+            rows.append((kl[sel].mean(), rm[sel].mean(), gold[sel].mean(), sel.sum()))
+    cols = np.array(rows, float).reshape(-1, 4).T
+    return KLCurve(run.beta, cols[0], cols[1], cols[2], cols[3].astype(int))
 
 
 def format_exploits(runs: list[OverOptRun], posts: list[Post], n: int = 3) -> str:

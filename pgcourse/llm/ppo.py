@@ -3,8 +3,9 @@
 For each batch of responses y_i ~ π_old(· | x_i) (π_old = the policy when it sampled them):
     r_i   = RM(x_i, y_i) − β Σ_t [ln π_old(y_i,t | ·) − ln π_ref(y_i,t | ·)]   (−1 without <end>)
     A_i   = r_i − V_φ(x_i),  whitened over the batch (mean 0, std 1)
-    ρ_i,t = π_θ(y_i,t | x_i, y_i,<t) / π_old(y_i,t | x_i, y_i,<t)
-    L(θ)  = − mean over response tokens of min(ρ_i,t A_i, clip(ρ_i,t, 1 − ε, 1 + ε) A_i),  ε = 0.2
+    w_t(θ) = π_θ(y_i,t | x_i, y_i,<t) / π_old(y_i,t | x_i, y_i,<t)   (the importance ratio; the
+             lecture's ρ is the sampling distribution, so the ratio is not called ρ here)
+    L(θ)  = − mean over response tokens of min(w_t A_i, clip(w_t, 1 − ε, 1 + ε) A_i),  ε = 0.2
     L(φ)  = mean_i (V_φ(x_i) − r_i)²
 repeated for `epochs` passes over `minibatches` shuffled minibatches, then a fresh batch is drawn.
 
@@ -34,9 +35,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import Post, encode_prompts
-from .rl import LMFunctions, RLHistory
-from .rollout import record, rollout, token_log_probs_of
+from .data import Post, PromptSet, as_prompt_set
+from .model import LMPolicy, token_log_probs
+from .progress import progress_bar
+from .rl import LMFunctions, RLConfig, clipped_step
+from .rollout import RewardFn, RLHistory, record, rollout
 
 
 # ----------------------------------------------------------------------------- PPO pieces
@@ -61,7 +64,7 @@ class ValueModel(nn.Module):
 
 def ppo_clip_loss(token_logp: torch.Tensor, old_token_logp: torch.Tensor, adv: torch.Tensor,
                   mask: torch.Tensor, clip: float = 0.2) -> torch.Tensor:
-    """−mean over masked tokens of min(ρ A, clip(ρ, 1−ε, 1+ε) A), ρ = exp(ln π_θ − ln π_old).
+    """−mean over masked tokens of min(w A, clip(w, 1−ε, 1+ε) A), w = exp(ln π_θ − ln π_old).
 
     token_logp, old_token_logp, mask: (B, R); adv: (B,) one advantage per response (constant).
     """
@@ -85,41 +88,38 @@ class PPOConfig:
     whiten: bool = True  # normalise advantages over the batch
 
 
-def train_ppo(sft, rm, posts: list[Post], seed: int, rl_cfg, cfg: PPOConfig = PPOConfig(),
-              fns: LMFunctions = LMFunctions()):
+def train_ppo(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: int,
+              rl_cfg: RLConfig, cfg: PPOConfig = PPOConfig(), fns: LMFunctions = LMFunctions(),
+              progress: str | None = None) -> tuple[LMPolicy, RLHistory]:
     """PPO from a copy of `sft` (π_ref = the frozen SFT), with `rl_cfg`'s steps, samples per step,
-    β, temperature, grad clip and no-end score (its lr and k are not used). Returns (policy,
-    RLHistory)."""
+    β, temperature, grad clip, no-end score and reward (its lr and k are not used). Returns
+    (policy, RLHistory)."""
+    data = as_prompt_set(data)
     t0 = time.perf_counter()
     policy, ref = copy.deepcopy(sft), sft
     value = ValueModel(sft, seed)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     vopt = torch.optim.AdamW(value.parameters(), lr=cfg.value_lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
-    prompts_all = encode_prompts(posts)
     N = rl_cfg.samples_per_step
     hist = RLHistory()
-    for step in range(rl_cfg.steps):
-        pidx = torch.randint(len(posts), (N,), generator=g)
-        ro = rollout(policy, ref, rm, posts, prompts_all, pidx, rl_cfg.beta, rl_cfg.temperature,
-                     rl_cfg.no_end_score, g, fns)
-        with torch.no_grad():
-            adv = ro.rewards - value(ro.prompts)  # (N,)
-            if cfg.whiten:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        for _ in range(cfg.epochs):
-            for mb in torch.randperm(N, generator=g).chunk(cfg.minibatches):
-                logp = token_log_probs_of(policy, ro.prompts[mb], ro.responses[mb], ro.mask[mb])
-                loss = ppo_clip_loss(logp, ro.old_token_logp[mb], adv[mb], ro.mask[mb], cfg.clip)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), rl_cfg.grad_clip)
-                opt.step()
-                v_loss = F.mse_loss(value(ro.prompts[mb]), ro.rewards[mb])
-                vopt.zero_grad(set_to_none=True)
-                v_loss.backward()
-                torch.nn.utils.clip_grad_norm_(value.parameters(), rl_cfg.grad_clip)
-                vopt.step()
-        record(hist, ro, (step + 1) * N)
+    with progress_bar(rl_cfg.steps, progress) as bar:
+        for step in range(rl_cfg.steps):
+            pidx = torch.randint(len(data), (N,), generator=g)
+            ro = rollout(policy, ref, rm, data, pidx, rl_cfg.beta, rl_cfg.temperature,
+                         rl_cfg.no_end_score, g, fns, reward=rl_cfg.reward)
+            with torch.no_grad():
+                adv = ro.rewards - value(ro.prompts)  # (N,)
+                if cfg.whiten:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            for _ in range(cfg.epochs):
+                for mb in torch.randperm(N, generator=g).chunk(cfg.minibatches):
+                    logp = token_log_probs(policy, ro.prompts[mb], ro.responses[mb], ro.mask[mb])
+                    loss = ppo_clip_loss(logp, ro.old_token_logp[mb], adv[mb], ro.mask[mb],
+                                         cfg.clip)
+                    clipped_step(opt, loss, policy, rl_cfg.grad_clip)
+                    v_loss = F.mse_loss(value(ro.prompts[mb]), ro.rewards[mb])
+                    clipped_step(vopt, v_loss, value, rl_cfg.grad_clip)
+            record(hist, ro, (step + 1) * N, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

@@ -38,8 +38,8 @@ class PrefConfig:
     bt_temperature: float = 0.5  # labeller noise: P(a ≻ b) = σ((g_a − g_b) / T)
 
 
-def _body(summary: tuple[int, ...]) -> list[int]:
-    return [t for t in summary if t != EOS][: DataConfig().max_summary - 1]
+def _body(summary: tuple[int, ...], max_summary: int) -> list[int]:
+    return [t for t in summary if t != EOS][: max_summary - 1]
 
 
 def _hallucinated(post: Post, rng: np.random.Generator) -> int:
@@ -53,10 +53,11 @@ def _hallucinated(post: Post, rng: np.random.Generator) -> int:
             return t
 
 
-def edit(post: Post, summary: tuple[int, ...], kind: str, rng: np.random.Generator
-         ) -> tuple[int, ...] | None:
-    """Apply one named edit to a summary; None when it does not apply to this post/summary."""
-    body, cap = _body(summary), DataConfig().max_summary - 1
+def edit(post: Post, summary: tuple[int, ...], kind: str, rng: np.random.Generator,
+         max_summary: int) -> tuple[int, ...] | None:
+    """Apply one named edit to a summary (at most max_summary tokens, <end> included); None when
+    it does not apply to this post/summary."""
+    body, cap = _body(summary, max_summary), max_summary - 1
     if kind == "repeat" and body:
         i = int(rng.integers(len(body)))
         body.insert(int(rng.integers(i + 1, len(body) + 1)), body[i])
@@ -87,8 +88,8 @@ def edit(post: Post, summary: tuple[int, ...], kind: str, rng: np.random.Generat
     return tuple(body) + (EOS,)
 
 
-def perturb(post: Post, summary: tuple[int, ...], rng: np.random.Generator,
-            cfg: PrefConfig = PrefConfig()) -> tuple[int, ...]:
+def perturb(post: Post, summary: tuple[int, ...], rng: np.random.Generator, cfg: PrefConfig,
+            max_summary: int) -> tuple[int, ...]:
     """A randomly degraded (or improved) copy of `summary`: drops, additions, hallucinations,
     repeats, a missing end, each with its own probability."""
     out = summary
@@ -97,17 +98,18 @@ def perturb(post: Post, summary: tuple[int, ...], rng: np.random.Generator,
         if rng.random() >= p:
             continue
         if kind == "drop":
-            body = _body(out)
+            body = _body(out, max_summary)
             if body:
                 body.pop(int(rng.integers(len(body))))
             new = tuple(body) + (EOS,)
         elif kind == "add":
-            new = edit(post, out, "add_fact" if rng.random() < 0.5 else "add_filler", rng)
+            new = edit(post, out, "add_fact" if rng.random() < 0.5 else "add_filler", rng,
+                       max_summary)
         else:
-            new = edit(post, out, kind, rng)
+            new = edit(post, out, kind, rng, max_summary)
         out = new if new is not None else out
     if rng.random() < cfg.p_no_end:
-        out = tuple(_body(out))
+        out = tuple(_body(out, max_summary))
     return out
 
 
@@ -122,15 +124,17 @@ class PairSet:
 
 
 def make_pairs(posts: list[Post], refs: list[tuple[int, ...]], sft_samples: list[tuple[int, ...]],
-               rng: np.random.Generator, cfg: PrefConfig = PrefConfig()) -> PairSet:
-    """One pair per post, its kind drawn from (frac_sft, frac_minimal, rest); BT-labelled."""
+               rng: np.random.Generator, cfg: PrefConfig, data_cfg: DataConfig) -> PairSet:
+    """One pair per post, its kind drawn from (frac_sft, frac_minimal, rest); BT-labelled.
+    Summaries stay within data_cfg.max_summary tokens."""
     if not len(posts) == len(refs) == len(sft_samples):
         raise ValueError("posts, refs and sft_samples must have equal lengths")
+    cap = data_cfg.max_summary
     a_list, b_list = [], []
     for post, ref, smp in zip(posts, refs, sft_samples):
         u = rng.random()
         if u < cfg.frac_sft:
-            a, b = smp, perturb(post, ref, rng, cfg)
+            a, b = smp, perturb(post, ref, rng, cfg, cap)
         elif u < cfg.frac_sft + cfg.frac_minimal:
             u = rng.random()  # base: the ideal summary, else the reference or the SFT sample
             if u < cfg.minimal_ideal:
@@ -139,12 +143,12 @@ def make_pairs(posts: list[Post], refs: list[tuple[int, ...]], sft_samples: list
                 base = ref if u < (1 + cfg.minimal_ideal) / 2 else smp
             b = None
             for kind in rng.permutation(MINIMAL_EDITS):  # the first edit that applies
-                b = edit(post, base, str(kind), rng)
+                b = edit(post, base, str(kind), rng, cap)
                 if b is not None:
                     break
-            a, b = (base, b) if b is not None else (smp, perturb(post, ref, rng, cfg))
+            a, b = (base, b) if b is not None else (smp, perturb(post, ref, rng, cfg, cap))
         else:
-            a, b = perturb(post, ref, rng, cfg), perturb(post, ref, rng, cfg)
+            a, b = perturb(post, ref, rng, cfg, cap), perturb(post, ref, rng, cfg, cap)
         if rng.random() < 0.5:
             a, b = b, a
         a_list.append(a)
@@ -159,7 +163,7 @@ def make_pairs(posts: list[Post], refs: list[tuple[int, ...]], sft_samples: list
 PROBES = ("repeat", "hallucination", "opener", "drop_late")
 
 
-def make_probes(posts: list[Post], rng: np.random.Generator, n_max: int = 500
+def make_probes(posts: list[Post], rng: np.random.Generator, max_summary: int, n_max: int = 500
                 ) -> dict[str, tuple[list[Post], list[tuple[int, ...]], list[tuple[int, ...]]]]:
     """Targeted probes: for each flaw, (posts, good, flawed) with good = every key fact in order
     and flawed = the same summary with that single flaw (gold margin 0.5 or 1 for good)."""
@@ -168,7 +172,7 @@ def make_probes(posts: list[Post], rng: np.random.Generator, n_max: int = 500
         ps, good, bad = [], [], []
         for post in posts:
             base = ideal_summary(post)
-            flawed = edit(post, base, kind, rng)
+            flawed = edit(post, base, kind, rng, max_summary)
             if flawed is not None:
                 ps.append(post)
                 good.append(base)

@@ -20,12 +20,15 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from .data import Post, encode_prompts
-from .rollout import record, rollout, token_log_probs_of
-from .rl import LMFunctions, RLHistory
+from .data import Post, PromptSet, as_prompt_set
+from .model import LMPolicy, token_log_probs
+from .progress import progress_bar
+from .rl import LMFunctions, RLConfig, clipped_step
+from .rollout import RewardFn, RLHistory, record, rollout
 
 
 def rebel_loss(logp_1: torch.Tensor, logp_old_1: torch.Tensor, logp_2: torch.Tensor,
@@ -53,37 +56,37 @@ class REBELConfig:
     lr: float = 3e-4  # AdamW learning rate
 
 
-def train_rebel(sft, rm, posts: list[Post], seed: int, rl_cfg, cfg: REBELConfig = REBELConfig(),
-                fns: LMFunctions = LMFunctions(), loss_fn=rebel_loss):
+def train_rebel(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: int,
+                rl_cfg: RLConfig, cfg: REBELConfig = REBELConfig(),
+                fns: LMFunctions = LMFunctions(), loss_fn: Callable = rebel_loss,
+                progress: str | None = None) -> tuple[LMPolicy, RLHistory]:
     """REBEL from a copy of `sft` (π_ref = the frozen SFT), with `rl_cfg`'s steps, samples per step
-    (two per prompt), β, temperature, grad clip and no-end score. `loss_fn` can be the student's
-    `rebel_loss`. Returns (policy, RLHistory)."""
+    (two per prompt), β, temperature, grad clip, no-end score and reward. `loss_fn` can be the
+    student's `rebel_loss`. Returns (policy, RLHistory)."""
     if rl_cfg.samples_per_step % 2:
         raise ValueError(f"REBEL needs an even samples_per_step, got {rl_cfg.samples_per_step}")
+    data = as_prompt_set(data)
     t0 = time.perf_counter()
     policy, ref = copy.deepcopy(sft), sft
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
-    prompts_all = encode_prompts(posts)
     P = rl_cfg.samples_per_step // 2
     hist = RLHistory()
-    for step in range(rl_cfg.steps):
-        pidx = torch.randint(len(posts), (P,), generator=g).repeat_interleave(2)  # (2P,) pairs
-        ro = rollout(policy, ref, rm, posts, prompts_all, pidx, rl_cfg.beta, rl_cfg.temperature,
-                     rl_cfg.no_end_score, g, fns)
-        old = ro.old_token_logp.sum(dim=1).view(P, 2)  # (P, 2)
-        r = ro.rewards.view(P, 2)
-        for _ in range(cfg.epochs):
-            for mb in torch.randperm(P, generator=g).chunk(cfg.minibatches):
-                rows = (2 * mb[:, None] + torch.arange(2)).reshape(-1)  # both samples of each prompt
-                logp = token_log_probs_of(policy, ro.prompts[rows], ro.responses[rows],
-                                          ro.mask[rows]).sum(dim=1).view(-1, 2)  # (p, 2)
-                loss = loss_fn(logp[:, 0], old[mb, 0], logp[:, 1], old[mb, 1], r[mb, 0], r[mb, 1],
-                               cfg.eta)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), rl_cfg.grad_clip)
-                opt.step()
-        record(hist, ro, (step + 1) * rl_cfg.samples_per_step)
+    with progress_bar(rl_cfg.steps, progress) as bar:
+        for step in range(rl_cfg.steps):
+            pidx = torch.randint(len(data), (P,), generator=g).repeat_interleave(2)  # (2P,) pairs
+            ro = rollout(policy, ref, rm, data, pidx, rl_cfg.beta, rl_cfg.temperature,
+                         rl_cfg.no_end_score, g, fns, reward=rl_cfg.reward)
+            old = ro.old_token_logp.sum(dim=1).view(P, 2)  # (P, 2)
+            r = ro.rewards.view(P, 2)
+            for _ in range(cfg.epochs):
+                for mb in torch.randperm(P, generator=g).chunk(cfg.minibatches):
+                    rows = (2 * mb[:, None] + torch.arange(2)).reshape(-1)  # both samples of each
+                    logp = token_log_probs(policy, ro.prompts[rows], ro.responses[rows],
+                                           ro.mask[rows]).sum(dim=1).view(-1, 2)  # (p, 2)
+                    loss = loss_fn(logp[:, 0], old[mb, 0], logp[:, 1], old[mb, 1], r[mb, 0],
+                                   r[mb, 1], cfg.eta)
+                    clipped_step(opt, loss, policy, rl_cfg.grad_clip)
+            record(hist, ro, (step + 1) * rl_cfg.samples_per_step, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

@@ -20,9 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import EOS, PAD, Post, encode_prompts, encode_responses
+from .data import EOS, PAD, DataConfig, Post, encode_prompts, encode_responses
 from .model import GPT
 from .preferences import PairSet, make_probes
+from .progress import progress_bar
 
 
 class RewardGateError(RuntimeError):
@@ -84,62 +85,71 @@ class RMReport:
 
 @torch.no_grad()
 def score(rm: RewardModel, posts: list[Post], summaries: list[tuple[int, ...]],
-          batch: int = 1024) -> np.ndarray:
-    """RM scores of summaries given as token tuples: (N,) float64."""
+          data_cfg: DataConfig, batch: int = 1024) -> np.ndarray:
+    """RM scores of summaries given as token tuples, encoded with `data_cfg`: (N,) float64."""
     out = []
     for i in range(0, len(posts), batch):
-        p = encode_prompts(posts[i: i + batch])
-        y = encode_responses(summaries[i: i + batch])
+        p = encode_prompts(posts[i: i + batch], data_cfg)
+        y = encode_responses(summaries[i: i + batch], data_cfg)
         out.append(rm(p, y).double().numpy())
     return np.concatenate(out)
 
 
-def pair_accuracy(rm: RewardModel, pairs: PairSet) -> float:
+def pair_accuracy(rm: RewardModel, pairs: PairSet, data_cfg: DataConfig) -> float:
     """Fraction of pairs with a gold preference where the RM agrees with the gold judge."""
-    diff = score(rm, pairs.posts, pairs.chosen) - score(rm, pairs.posts, pairs.rejected)
+    diff = (score(rm, pairs.posts, pairs.chosen, data_cfg)
+            - score(rm, pairs.posts, pairs.rejected, data_cfg))
     keep = pairs.gold_margin != 0
     return float(np.mean(np.sign(diff[keep]) == np.sign(pairs.gold_margin[keep])))
 
 
-def probe_accuracy(rm: RewardModel, posts: list[Post], seed: int) -> dict[str, float]:
+def probe_accuracy(rm: RewardModel, posts: list[Post], seed: int, data_cfg: DataConfig
+                   ) -> dict[str, float]:
     """For each probe kind, the fraction where r(good summary) > r(same with one flaw)."""
     out = {}
-    for kind, (ps, good, bad) in make_probes(posts, np.random.default_rng(seed)).items():
-        out[kind] = float(np.mean(score(rm, ps, good) > score(rm, ps, bad))) if ps else float("nan")
+    probes = make_probes(posts, np.random.default_rng(seed), data_cfg.max_summary)
+    for kind, (ps, good, bad) in probes.items():
+        out[kind] = (float(np.mean(score(rm, ps, good, data_cfg) > score(rm, ps, bad, data_cfg)))
+                     if ps else float("nan"))
     return out
 
 
 def train_reward_model(sft: GPT, train: PairSet, heldout: PairSet, probe_posts: list[Post],
                        ref_posts: list[Post], refs: list[tuple[int, ...]], seed: int,
-                       cfg: RMConfig = RMConfig()) -> tuple[RewardModel, RMReport]:
-    """Fit r_φ by Bradley-Terry on `train`; normalise on references; report accuracy and probes."""
+                       cfg: RMConfig, data_cfg: DataConfig, progress: str | None = None
+                       ) -> tuple[RewardModel, RMReport]:
+    """Fit r_φ by Bradley-Terry on `train`; normalise on references; report accuracy and probes.
+    Summaries are encoded with `data_cfg`; progress: a label for a progress bar, or None."""
     t0 = time.perf_counter()
     rm = RewardModel(sft, seed=seed)
-    prompts = encode_prompts(train.posts)
-    y_c, y_r = encode_responses(train.chosen), encode_responses(train.rejected)
+    prompts = encode_prompts(train.posts, data_cfg)
+    y_c, y_r = encode_responses(train.chosen, data_cfg), encode_responses(train.rejected, data_cfg)
     # the new head starts from scratch while the body is pretrained: give it a larger step
     opt = torch.optim.AdamW([{"params": rm.body.parameters(), "lr": cfg.lr},
                              {"params": rm.head.parameters(), "lr": cfg.lr * cfg.head_lr_mult}],
                             weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - 0.9 * s / max(cfg.steps, 1))
+    sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.1,
+                                              total_iters=max(cfg.steps, 1))
     g = torch.Generator().manual_seed(seed)
     report = RMReport()
-    for _ in range(cfg.steps):
-        idx = torch.randint(len(train.posts), (cfg.batch_size,), generator=g)
-        p = prompts[idx]
-        r = rm(torch.cat([p, p]), torch.cat([y_c[idx], y_r[idx]]))  # one forward for both
-        loss = bradley_terry_loss(r[: len(idx)], r[len(idx):])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        report.loss.append(loss.item())
+    with progress_bar(cfg.steps, progress) as bar:
+        for _ in range(cfg.steps):
+            idx = torch.randint(len(train.posts), (cfg.batch_size,), generator=g)
+            p = prompts[idx]
+            r = rm(torch.cat([p, p]), torch.cat([y_c[idx], y_r[idx]]))  # one forward for both
+            loss = bradley_terry_loss(r[: len(idx)], r[len(idx):])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            report.loss.append(loss.item())
+            bar.update()
     rm.eval()
-    rm.offset.fill_(float(score(rm, ref_posts, refs).mean()))
+    rm.offset.fill_(float(score(rm, ref_posts, refs, data_cfg).mean()))
     report.offset = float(rm.offset)
-    report.accuracy = pair_accuracy(rm, heldout)
-    report.probes = probe_accuracy(rm, probe_posts, seed)
+    report.accuracy = pair_accuracy(rm, heldout, data_cfg)
+    report.probes = probe_accuracy(rm, probe_posts, seed, data_cfg)
     report.seconds = time.perf_counter() - t0
     for p in rm.parameters():
         p.requires_grad_(False)

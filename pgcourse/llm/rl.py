@@ -8,7 +8,7 @@ with H = 1 and ln π_θ(y | x) = Σ_t ln π_θ(y_t | x, y_<t):
     REINFORCE: A_i = r_i − b, b a moving average of past rewards;
     RLOO(k):   A_i = r_i − (1/(k−1)) Σ_{j≠i} r_j over the k samples of the same prompt.
 The four functions the student writes in notebook 06 are arguments (`LMFunctions`); the versions
-here are the references.
+here are the references. Sampling and scoring are `rollout.rollout`, shared with PPO and REBEL.
 
 References: Williams 1992; Kool et al. 2019 and Ahmadian et al. 2024 (RLOO); Huang et al. 2024;
 Stiennon et al. 2020 and Jaques et al. 2019 (KL penalty to the SFT policy).
@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .data import EOS, DataConfig, Post, decode_responses, encode_prompts, response_mask
-from .judge import gold_scores, summary_stats
-from .model import GPT, generate, response_logits
-from .reward_model import RewardModel
+from .data import Post, PromptSet, as_prompt_set
+from .model import LMPolicy, picked_log_probs
+from .progress import progress_bar
+from .rollout import RewardFn, RLHistory, record, rollout
 
 
 # ----------------------------------------------------------------------------- reference pieces
@@ -41,8 +39,7 @@ def sequence_log_prob(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Te
     if logits.dim() != 3 or logits.shape[:2] != tokens.shape or tokens.shape != mask.shape:
         raise ValueError(f"need logits (B,T,V), tokens (B,T), mask (B,T); got "
                          f"{tuple(logits.shape)}, {tuple(tokens.shape)}, {tuple(mask.shape)}")
-    logp = F.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return torch.where(mask > 0, logp, torch.zeros_like(logp)).sum(dim=1)
+    return picked_log_probs(logits, tokens, mask).sum(dim=1)
 
 
 def kl_penalized_reward(scores: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor,
@@ -75,7 +72,7 @@ def reinforce_lm_loss(seq_logp: torch.Tensor, advantages: torch.Tensor) -> torch
 
 @dataclass(frozen=True)
 class LMFunctions:
-    """The four pluggable pieces (the student's, or these references)."""
+    """The four pluggable pieces (the student's, or these references); a `rollout.RLPieces`."""
 
     sequence_log_prob: Callable = sequence_log_prob  # (B,T,V), (B,T), (B,T) -> (B,)
     kl_penalized_reward: Callable = kl_penalized_reward  # (N,)×3, β -> (N,) no grad
@@ -84,6 +81,15 @@ class LMFunctions:
 
 
 # ----------------------------------------------------------------------------- the loop
+def clipped_step(opt: torch.optim.Optimizer, loss: torch.Tensor, model: torch.nn.Module,
+                 max_norm: float) -> None:
+    """One optimiser step on `loss`, the gradient norm of `model`'s parameters clipped to max_norm."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+
+
 @dataclass(frozen=True)
 class RLConfig:
     steps: int = 120  # policy updates
@@ -98,69 +104,38 @@ class RLConfig:
     reward: str = "rm"  # "rm": learned reward model; "gold": the hidden judge (control run)
 
 
-@dataclass
-class RLHistory:
-    """Per-step means over the step's samples."""
+def train_rl(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: int,
+             cfg: RLConfig = RLConfig(), fns: LMFunctions = LMFunctions(),
+             progress: str | None = None) -> tuple[LMPolicy, RLHistory]:
+    """Fine-tune a copy of `sft` with REINFORCE (k=1) or RLOO (k≥2); π_ref = the frozen SFT.
 
-    rm_score: list[float] = field(default_factory=list)  # RM score (before KL)
-    gold_score: list[float] = field(default_factory=list)  # hidden gold score
-    kl: list[float] = field(default_factory=list)  # Σ_t ln π_θ − ln π_ref (a KL estimate)
-    reward: list[float] = field(default_factory=list)  # KL-penalised reward
-    repeats: list[float] = field(default_factory=list)  # repeated tokens per summary
-    samples: list[int] = field(default_factory=list)  # cumulative number of samples
-    seconds: float = 0.0  # wall-clock time
-
-
-def train_rl(sft: GPT, rm: RewardModel, posts: list[Post], seed: int, cfg: RLConfig = RLConfig(),
-             fns: LMFunctions = LMFunctions()) -> tuple[GPT, RLHistory]:
-    """Fine-tune a copy of `sft` with REINFORCE (k=1) or RLOO (k≥2); π_ref = the frozen SFT."""
+    data: the RL prompts (a PromptSet; a plain list of posts is encoded with the default
+    DataConfig). progress: a label for a progress bar, or None for none.
+    """
     if cfg.samples_per_step % cfg.k:
         raise ValueError(f"samples_per_step={cfg.samples_per_step} not divisible by k={cfg.k}")
     if cfg.reward not in ("rm", "gold"):
         raise ValueError(f"reward must be 'rm' or 'gold', got {cfg.reward!r}")
+    data = as_prompt_set(data)
     t0 = time.perf_counter()
     policy, ref = copy.deepcopy(sft), sft
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
-    prompts_all = encode_prompts(posts)  # (M, Tp)
-    R = DataConfig().max_summary  # response cap, <end> included
     P = cfg.samples_per_step // cfg.k
     baseline = 0.0  # REINFORCE's moving average; rewards start near 0 (a reference scores 0)
     hist = RLHistory()
-    for step in range(cfg.steps):
-        pidx = torch.randint(len(posts), (P,), generator=g).repeat_interleave(cfg.k)  # (N,)
-        prompts = prompts_all[pidx]
-        y = generate(policy, prompts, R, cfg.temperature, generator=g)  # (N, R)
-        mask = response_mask(y)
-        logp = fns.sequence_log_prob(response_logits(policy, prompts, y), y, mask)  # (N,)
-        with torch.no_grad():
-            ref_logp = fns.sequence_log_prob(response_logits(ref, prompts, y), y, mask)
-            rm_score = rm(prompts, y)
-        summaries = decode_responses(y)
-        batch_posts = [posts[i] for i in pidx.tolist()]
-        gold = torch.tensor(gold_scores(batch_posts, summaries), dtype=torch.float32)
-        scores = rm_score.clone() if cfg.reward == "rm" else gold.clone()
-        ended = (y == EOS).any(dim=1)
-        if cfg.reward == "rm":
-            scores[~ended] = cfg.no_end_score
-        rewards = fns.kl_penalized_reward(scores, logp, ref_logp, cfg.beta)  # (N,)
-        if cfg.k == 1:
-            adv = rewards - baseline
-            alpha = cfg.baseline_alpha
-            baseline = (1 - alpha) * baseline + alpha * rewards.mean().item()
-        else:
-            adv = fns.rloo_advantages(rewards.view(P, cfg.k)).reshape(-1)
-        loss = fns.reinforce_lm_loss(logp, adv)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-        opt.step()
-        hist.rm_score.append(rm_score.mean().item())
-        hist.gold_score.append(gold.mean().item())
-        hist.kl.append((logp.detach() - ref_logp).mean().item())
-        hist.reward.append(rewards.mean().item())
-        hist.repeats.append(float(np.mean([summary_stats(p, s).repeats
-                                           for p, s in zip(batch_posts, summaries)])))
-        hist.samples.append((step + 1) * cfg.samples_per_step)
+    with progress_bar(cfg.steps, progress) as bar:
+        for step in range(cfg.steps):
+            pidx = torch.randint(len(data), (P,), generator=g).repeat_interleave(cfg.k)  # (N,)
+            ro = rollout(policy, ref, rm, data, pidx, cfg.beta, cfg.temperature, cfg.no_end_score,
+                         g, fns, reward=cfg.reward, grad=True)
+            if cfg.k == 1:
+                adv = ro.rewards - baseline
+                alpha = cfg.baseline_alpha
+                baseline = (1 - alpha) * baseline + alpha * ro.rewards.mean().item()
+            else:
+                adv = fns.rloo_advantages(ro.rewards.view(P, cfg.k)).reshape(-1)
+            clipped_step(opt, fns.reinforce_lm_loss(ro.logp, adv), policy, cfg.grad_clip)
+            record(hist, ro, (step + 1) * cfg.samples_per_step, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

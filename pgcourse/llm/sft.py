@@ -15,6 +15,7 @@ import torch
 
 from .data import DataConfig, Post, encode_prompts, encode_responses, response_mask
 from .model import GPT, ModelConfig, token_log_probs
+from .progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,11 @@ def sft_loss(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> torc
 
 
 def train_sft(posts: list[Post], refs: list[tuple[int, ...]], seed: int,
-              cfg: SFTConfig = SFTConfig(), model_cfg: ModelConfig = ModelConfig(),
-              data_cfg: DataConfig = DataConfig()) -> tuple[GPT, SFTHistory]:
-    """Train a fresh GPT (initialised from `seed`) on post -> reference; returns it and its history."""
+              cfg: SFTConfig, model_cfg: ModelConfig, data_cfg: DataConfig,
+              progress: str | None = None
+              ) -> tuple[GPT, SFTHistory]:
+    """Train a fresh GPT (initialised from `seed`) on post -> reference; returns it and its history.
+    progress: a label for a progress bar, or None for none."""
     if len(posts) != len(refs) or not posts:
         raise ValueError(f"need as many references as posts (>0), got {len(posts)}, {len(refs)}")
     t0 = time.perf_counter()
@@ -48,16 +51,19 @@ def train_sft(posts: list[Post], refs: list[tuple[int, ...]], seed: int,
     prompts = encode_prompts(posts, data_cfg)  # (N, Tp)
     responses = encode_responses(refs, data_cfg)  # (N, R)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - 0.9 * s / max(cfg.steps, 1))
+    sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.1,
+                                              total_iters=max(cfg.steps, 1))
     g = torch.Generator().manual_seed(seed)
     hist = SFTHistory()
-    for _ in range(cfg.steps):
-        idx = torch.randint(len(posts), (cfg.batch_size,), generator=g)
-        loss = sft_loss(model, prompts[idx], responses[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        hist.loss.append(loss.item())
+    with progress_bar(cfg.steps, progress) as bar:
+        for _ in range(cfg.steps):
+            idx = torch.randint(len(posts), (cfg.batch_size,), generator=g)
+            loss = sft_loss(model, prompts[idx], responses[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            hist.loss.append(loss.item())
+            bar.update()
     hist.seconds = time.perf_counter() - t0
     return model, hist
