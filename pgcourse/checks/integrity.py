@@ -78,7 +78,8 @@ REGISTRY: tuple[LibraryAnswers, ...] = (
                    "φ(s, a) − Σ_a' π_θ(a'|s) φ(s, a'), which the library computes for every (s, a) at once; "
                    "the library's linear_softmax_policy stays allowed."),
     LibraryAnswers("neural_log_prob", "02_softmax_policies",
-                   ("pgcourse.cartpole.log_probs_of", "pgcourse.llm.rl.sequence_log_prob"),
+                   ("pgcourse.cartpole.log_probs_of", "pgcourse.llm.rl.sequence_log_prob",
+                    "pgcourse.llm.model.picked_log_probs"),
                    "both compute log_softmax(net(s))[a] for any network; torch.log_softmax is fine."),
     LibraryAnswers("grad_log_trajectory_likelihood", "03_reinforce_derivation",
                    ("pgcourse.estimators.grad_log_trajectory_likelihood",
@@ -113,7 +114,8 @@ REGISTRY: tuple[LibraryAnswers, ...] = (
                    "−(1/N) Σ mask·ln π·w (also in test_training); reinforce_weights and "
                    "discounted_reward_to_go stay allowed."),
     LibraryAnswers("sequence_log_prob", "06_llm_summarization",
-                   ("pgcourse.llm.rl.sequence_log_prob",),
+                   ("pgcourse.llm.rl.sequence_log_prob", "pgcourse.llm.model.picked_log_probs",
+                    "pgcourse.llm.model.token_log_probs"),
                    "Σ_t mask_t ln softmax(logits_t)[y_t]."),
     LibraryAnswers("kl_penalized_reward", "06_llm_summarization",
                    ("pgcourse.llm.rl.kl_penalized_reward",),

@@ -3,9 +3,9 @@
 For each batch of responses y_i ~ π_old(· | x_i) (π_old = the policy when it sampled them):
     r_i   = RM(x_i, y_i) − β Σ_t [ln π_old(y_i,t | ·) − ln π_ref(y_i,t | ·)]   (−1 without <end>)
     A_i   = r_i − V_φ(x_i),  whitened over the batch (mean 0, std 1)
-    w_t(θ) = π_θ(y_i,t | x_i, y_i,<t) / π_old(y_i,t | x_i, y_i,<t)   (the importance ratio; the
+    ω_t(θ) = π_θ(y_i,t | x_i, y_i,<t) / π_old(y_i,t | x_i, y_i,<t)   (the importance ratio; the
              lecture's ρ is the sampling distribution, so the ratio is not called ρ here)
-    L(θ)  = − mean over response tokens of min(w_t A_i, clip(w_t, 1 − ε, 1 + ε) A_i),  ε = 0.2
+    L(θ)  = − mean over response tokens of min(ω_t A_i, clip(ω_t, 1 − ε, 1 + ε) A_i),  ε = 0.2
     L(φ)  = mean_i (V_φ(x_i) − r_i)²
 repeated for `epochs` passes over `minibatches` shuffled minibatches, then a fresh batch is drawn.
 
