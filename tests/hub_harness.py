@@ -193,7 +193,24 @@ c.JupyterHub.load_roles = [{{"name": "pgcourse-test", "services": ["pgcourse-tes
         self.stop()
         self.start()
 
+    def stop_servers(self) -> None:
+        """Stop every server (the hub itself leaves them running: cleanup_servers = False)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        for name in self.created_users:
+            try:
+                self.api("DELETE", f"/users/{name}/server")
+            except requests.RequestException:
+                pass  # none running
+        for name in self.created_users:
+            try:
+                wait_for(lambda: not self.api("GET", f"/users/{name}").json()["servers"], 60,
+                         f"{name}'s server to stop")
+            except (requests.RequestException, TimeoutError):
+                pass  # close() kills what is left
+
     def close(self) -> None:
+        self.stop_servers()
         self.stop()
         for name in self.created_users:
             left = subprocess.run(["ps", "-o", "pid=", "-u", name], capture_output=True, text=True)
@@ -216,10 +233,13 @@ c.JupyterHub.load_roles = [{{"name": "pgcourse-test", "services": ["pgcourse-tes
         r.raise_for_status()
         return r
 
-    def spawn(self, name: str) -> None:
-        self.api("POST", f"/users/{name}/server")
-        wait_for(lambda: self.api("GET", f"/users/{name}").json()["servers"].get("", {}).get("ready"),
-                 240, f"{name}'s server (log: {self.log_path})", interval=1)
+    def spawn(self, *names: str) -> None:
+        """Start these users' servers together and wait until every one is ready."""
+        for name in names:
+            self.api("POST", f"/users/{name}/server")
+        for name in names:
+            wait_for(lambda: self.api("GET", f"/users/{name}").json()["servers"].get("", {}).get("ready"),
+                     300, f"{name}'s server (log: {self.log_path})", interval=1)
 
     def user_token(self, name: str) -> str:
         return self.api("POST", f"/users/{name}/tokens",

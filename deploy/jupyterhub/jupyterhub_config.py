@@ -46,6 +46,9 @@ c.JupyterHub.load_groups = {
 }
 
 c.JupyterHub.spawner_class = "localprocess"
+# Restarting the hub (an upgrade, a config change) leaves the students' servers and kernels
+# running; the new hub finds them again from its database. Nothing a student is doing is lost.
+c.JupyterHub.cleanup_servers = False
 c.Spawner.cmd = [str(Path(CLASS["python"]).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
