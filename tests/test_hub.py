@@ -177,15 +177,16 @@ def term(hub, released):
     seen["grades"] = _export(hub)
     clock("feedback, export")
 
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for student in (s1, s2, s3):
         student.act("fetch_feedback", NB01)
         folder = student.get_file(f"{NB01}/feedback")["content"]
         assert len(folder) == 1, folder
         html_path = f"{folder[0]['path']}/{NB01}.html"
-        seen.setdefault("feedback", {})[student.name] = student.get_file(html_path)["content"]
+        seen.setdefault("feedback", {})[student.name] = page = student.get_file(html_path)["content"]
+        (ARTIFACTS / f"hub_feedback_{student.name}.html").write_text(page)
         seen.setdefault("listing", {})[student.name] = student.assignments()
     clock("students fetch feedback")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "hub_timings.json").write_text(json.dumps(seen["timings"], indent=1))
     return seen
 
@@ -250,13 +251,13 @@ def test_the_hub_restart_loses_nothing(term):
 def test_feedback_shows_the_gradebook_scores_and_no_hidden_test(term):
     hidden = _hidden_test_lines()
     assert hidden, "notebook 01 has hidden tests to leak"
+    shown = {name: re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", page) for name, page in term["feedback"].items()}
+    shown = {name: m and (float(m.group(1)), float(m.group(2))) for name, m in shown.items()}
+    booked = {name: (float(term["grades"][name]["raw_score"]), float(term["grades"][name]["max_score"]))
+              for name in shown}
+    # the notebook's own score, before any late penalty (which the gradebook applies)
+    assert shown == booked
     for name, page in term["feedback"].items():
-        row = term["grades"][name]
-        total = re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", page)
-        assert total, f"{name}'s feedback shows no score"
-        # the notebook's own score, before any late penalty (which the gradebook applies)
-        assert (float(total.group(1)), float(total.group(2))) == (float(row["raw_score"]),
-                                                                  float(row["max_score"]))
         leaked = [line for line in hidden if html.escape(line) in page or line in page]
         assert not leaked, f"{name}'s feedback shows hidden tests: {leaked[:3]}"
 
@@ -302,3 +303,67 @@ def test_only_the_instructor_has_the_formgrader(hub, term):
     student = Student(hub, "pgc-student2")
     with pytest.raises(Exception, match="404"):
         student.request("GET", "/formgrader")
+
+
+# --- a student in a real browser ------------------------------------------------------------------
+
+NEWS_PROMPT = "Would you like to get notified about official Jupyter news?"
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium's own connections are refused, many at a time,
+# on a closed network; as root it needs --no-sandbox.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_a_student_works_in_the_browser(hub, released):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    name = "pgc-student4"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(120_000)
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("input[name=username]", name)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(re.compile(rf"/user/{name}/lab"), timeout=300_000)
+            page.locator("#jp-main-dock-panel").wait_for()
+            page.get_by_role("menuitem", name="Nbgrader").click()
+            page.get_by_role("menuitem", name="Assignment List").click()
+            fetch = page.get_by_role("button", name="Fetch", exact=True)
+            fetch.click()
+            page.get_by_role("button", name=NB01).click()  # the downloaded assignment unfolds
+            notebook_link = page.get_by_role("link", name=NB01, exact=True)
+            expect(notebook_link).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "hub_assignments.png"))
+            notebook_link.click()
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.keyboard.press("Escape")
+            for _ in range(4):  # markdown, imports, markdown, the first computation
+                page.keyboard.press("Shift+Enter")
+            expect(page.locator(".jp-InputPrompt", has_text="[2]:")).to_be_visible(timeout=180_000)
+            page.keyboard.press("Control+s")
+            news_prompts = page.get_by_text(NEWS_PROMPT).count()
+        finally:
+            browser.close()
+
+    student = Student(hub, name)
+    saved = wait_for(lambda: _executed(student.get_file(_notebook_path())["content"], 2), 60,
+                     "the notebook saved with its first two code cells run")
+    errors = [o for c in saved[:2] for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, errors
+    assert news_prompts == 0
+    settings = student.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
+    assert settings["settings"]["fetchNews"] == "false"
+
+
+def _executed(nb: dict, n: int) -> list[dict] | None:
+    """The first n code cells, if each has run (an execution count)."""
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"][:n]
+    return code if all(c.get("execution_count") for c in code) else None
