@@ -339,10 +339,12 @@ def test_a_student_works_in_the_browser(hub, released):
             fetch.click()
             page.get_by_role("button", name=NB01).click()  # the downloaded assignment unfolds
             notebook_link = page.get_by_role("link", name=NB01, exact=True)
-            expect(notebook_link).to_be_visible()
+            expect(notebook_link).to_be_visible(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "hub_assignments.png"))
             notebook_link.click()
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+            # keys pressed before the kernel is connected move the selection without running
+            expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible()
             page.locator(".jp-Notebook .jp-Cell").first.click()
             page.keyboard.press("Escape")
             for _ in range(4):  # markdown, imports, markdown, the first computation
@@ -350,6 +352,9 @@ def test_a_student_works_in_the_browser(hub, released):
             expect(page.locator(".jp-InputPrompt", has_text="[2]:")).to_be_visible(timeout=180_000)
             page.keyboard.press("Control+s")
             news_prompts = page.get_by_text(NEWS_PROMPT).count()
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "hub_browser_failure.png"))
+            raise
         finally:
             browser.close()
 
