@@ -344,7 +344,7 @@ def test_a_student_works_in_the_browser(hub, released):
             notebook_link.click()
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             # keys pressed before the kernel is connected move the selection without running
-            expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible()
+            expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible(timeout=120_000)
             page.locator(".jp-Notebook .jp-Cell").first.click()
             page.keyboard.press("Escape")
             for _ in range(4):  # markdown, imports, markdown, the first computation
