@@ -1,44 +1,133 @@
-"""How long does `pgcourse grade` take per submission? (Not a test: timings depend on the machine.)
+"""How fast does a class grade, serially and on two workers? (Not a test: timings depend on the machine.)
 
-    .venv/bin/python benchmarks/grading.py [ASSIGNMENT] [--students 3]
+    .venv/bin/python benchmarks/grading.py [--students 10] [--notebooks 01 02 …] [--profile]
 
-Grades N copies of the solved notebook and prints the per-submission autograde time (nbgrader
-executing the notebook in a fresh kernel, plus feedback), then one JSON line.
+Builds a synthetic class over the seven notebooks: student i hands in, per notebook, the solved
+notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
+in turn. Grades it into a fresh course with `--workers 1` and into another with `--workers 2`
+(a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
+identical scores, and last one JSON line. `--profile` also runs each solved notebook once as the
+autograder does and prints where its seconds go (kernel start, the slowest cells).
+Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
+speedup ≥ 1.7× with two workers, identical scores.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
 
 import submissions as S  # noqa: E402
-from pgcourse.grading import autograde  # noqa: E402
+from pgcourse.grading import autograde, course  # noqa: E402
+
+
+def _wrong_answers(assignment: str) -> list[tuple[str, str]]:
+    """(function, source that rebinds it to a mutant) for each mutant of the notebook."""
+    module = importlib.import_module(f"mutants.m{assignment}")
+    cells = {S.grade_id(c) for c in S.read(S.NOTEBOOKS / f"{assignment}.ipynb").cells}
+    out = []
+    for exercise in module.EXERCISES:
+        if exercise.function not in cells:
+            continue
+        for wrong in exercise.wrong:
+            out.append((exercise.function,
+                        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+                        f"from mutants.m{assignment} import {wrong.__name__} as {exercise.function}"))
+    return out
+
+
+def synthetic_class(folder: Path, students: int, assignments: list[str]) -> None:
+    for i in range(students):
+        for j, assignment in enumerate(assignments):
+            kind = (i + j) % 3
+            if kind == 0:
+                nb = S.solved(assignment)
+            elif kind == 1:
+                nb = S.blank(assignment)
+            else:
+                wrongs = _wrong_answers(assignment)
+                function, source = wrongs[(i * 7 + j) % len(wrongs)]
+                nb = S.appended_to(S.solved(assignment), function, source)
+            S.write(folder, f"student{i:03d}", assignment, nb)
+
+
+def _grade(folder: Path, root: Path, assignments: list[str], workers: int):
+    course.init_course(root, S.SOLUTIONS, assignments)
+    start = time.perf_counter()
+    results = autograde.grade_course(root, folder, workers=workers, log=lambda *_: None)
+    return results, time.perf_counter() - start
+
+
+def _scores(results):
+    return {(r.student, r.assignment): [(q.question, q.points) for q in r.questions] for r in results}
+
+
+def profile(assignment: str, timeout: int) -> dict:
+    """Run the solved notebook as the autograder does; kernel start and the slowest cells."""
+    from nbclient import NotebookClient
+
+    nb = S.solved(assignment)
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                                record_timing=True, resources={"metadata": {"path": tmp}})
+        with client.setup_kernel():
+            kernel_start = time.perf_counter() - start
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+    total = time.perf_counter() - start
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            t0, t1 = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+            draws = any(o.get("output_type") == "display_data" for o in cell.get("outputs", []))
+            cells.append(((t1 - t0).total_seconds(), index, S.grade_id(cell) or "", draws, cell.source[:60]))
+    return {"assignment": assignment, "total_s": round(total, 1), "kernel_start_s": round(kernel_start, 1),
+            "drawing_cells_s": round(sum(c[0] for c in cells if c[3]), 1),
+            "slowest": [{"cell": i, "s": round(s, 1), "grade_id": g, "draws": d, "source": src.replace("\n", " ")}
+                        for s, i, g, d, src in sorted(cells, reverse=True)[:3]]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignment", nargs="?", default="01_importance_weighting")
-    parser.add_argument("--students", type=int, default=3)
+    parser.add_argument("--students", type=int, default=10)
+    parser.add_argument("--notebooks", nargs="*", default=None, help="default: all seven")
+    parser.add_argument("--profile", action="store_true", help="also time each solved notebook's cells")
     args = parser.parse_args()
+    course.quiet_gradebook_warnings()
+    assignments = course.resolve(args.notebooks, S.SOLUTIONS)
+    if args.profile:
+        for assignment in assignments:
+            print(json.dumps(profile(assignment, course.DEFAULT_TIMEOUT_S)))
     with tempfile.TemporaryDirectory() as tmp:
-        subs = Path(tmp) / "submitted"
-        for i in range(args.students):
-            S.write(subs, f"student{i}", args.assignment, S.solved(args.assignment))
-        start = time.perf_counter()
-        results = autograde.grade(subs, Path(tmp) / "out", log=lambda *_: None)
-        total = time.perf_counter() - start
-    per = [r.seconds for r in results]
-    print(autograde.format_table(results))
-    print(json.dumps({"assignment": args.assignment, "students": args.students,
-                      "median_seconds_per_submission": round(statistics.median(per), 2),
-                      "total_seconds_including_setup": round(total, 2)}))
+        folder = Path(tmp) / "class"
+        synthetic_class(folder, args.students, assignments)
+        serial, serial_s = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
+        parallel, parallel_s = _grade(folder, Path(tmp) / "parallel", assignments, workers=2)
+    print(autograde.format_table(serial))
+    per_notebook = {a: round(statistics.median(r.seconds for r in serial if r.assignment == a), 1) for a in assignments}
+    print("median seconds per submission, one worker:", per_notebook)
+    identical = _scores(serial) == _scores(parallel)
+    print(json.dumps({
+        "students": args.students, "notebooks": len(assignments), "submissions": len(serial),
+        "seconds_per_student_1_worker": round(serial_s / args.students, 1),
+        "seconds_per_student_2_workers": round(parallel_s / args.students, 1),
+        "speedup": round(serial_s / parallel_s, 2), "identical_scores": identical,
+        "errors": sum(bool(r.error) for r in serial), "cpus": os.cpu_count()}))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ dies, deleted or reordered cells, an edited test cell, a file that is not JSON.
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 import nbformat
@@ -75,3 +76,12 @@ def write(root: Path, student: str, assignment: str, nb_or_text, name: str | Non
     else:
         nbformat.write(nb_or_text, path)
     return path
+
+
+def digest(folder: Path) -> str:
+    """A hash of every file's relative path and bytes below `folder` (to prove nothing changed)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return h.hexdigest()

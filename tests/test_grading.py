@@ -7,7 +7,6 @@ question's points. For notebook 01, also the submissions that break naive grader
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -43,14 +42,6 @@ def _by_student(results):
     return {(r.student, r.assignment): r for r in results}
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     subs = tmp_path_factory.mktemp("submitted")
@@ -58,10 +49,10 @@ def graded(tmp_path_factory):
         S.write(subs, "solved", a, S.solved(a))
         S.write(subs, "blank", a, S.blank(a))
         S.write(subs, "one_wrong", a, _sign_flipped(S.solved(a), _exercises(a)[0]))
-    before = _digest(subs)
+    before = S.digest(subs)
     out = tmp_path_factory.mktemp("graded") / "run"
     results = autograde.grade(subs, out, log=lambda *_: None)
-    assert _digest(subs) == before, "grading modified the submissions"
+    assert S.digest(subs) == before, "grading modified the submissions"
     return out, _by_student(results)
 
 

@@ -1,8 +1,14 @@
 """The instructor's and the student's commands, built on nbgrader's own API.
 
 - `release`: solutions/ → notebooks/ through nbgrader's `generate_assignment`.
-- `grade`: autograde a folder of submissions, write feedback HTML (hidden tests stripped) and CSV.
-- `selfcheck`: run one notebook as the autograder would and report each question.
+- `course`: the term's nbgrader course directory (`course init`), and scratch courses.
+- `task` → `parallel` → `record`: grade each submission in a private scratch course (in this
+  process, on local Dask workers or on a Dask cluster); one writer records it in the course.
+- `autograde`: `pgcourse grade`, the term's (`--course`) or a throw-away course.
+- `exports`, `report`: grades for the LMS (an nbgrader exporter), per question, and what the
+  class got wrong.
+- `results`: `QuestionScore`, shared by grading and `selfcheck` (`pgcourse check`).
+- `feedback`: feedback HTML without the hidden tests.
 
 Teaching modules never import this package; notebooks never import it either.
 """

@@ -1,191 +1,143 @@
-"""`pgcourse grade`: autograde a folder of submissions with nbgrader, robustly.
+"""`pgcourse grade`: autograde a folder of submissions into a course's gradebook, robustly.
 
-SUBMISSIONS_DIR is laid out like nbgrader's `submitted/` folder: STUDENT/ASSIGNMENT/NOTEBOOK.ipynb.
-Everything is copied into a fresh course directory under the output folder, so the submissions
-are never modified and an earlier run is never overwritten. Per student and assignment:
+    grade_course(COURSE_DIR, SUBMISSIONS_DIR)   the term's course (`pgcourse grade --course`)
+    grade(SUBMISSIONS_DIR, OUTPUT_DIR)          a new throw-away course in OUTPUT_DIR/course
 
-1. a notebook that is not valid JSON is recorded as an error (score 0), without stopping others;
-2. a notebook saved under another name (`…-Copy1.ipynb`) is graded under the expected name;
-3. nbgrader autogrades it: a per-cell timeout interrupts infinite loops, edited test cells are
-   restored from their checksums, deleted test cells are added back; a kernel that dies fails
-   only this submission;
-4. feedback HTML is generated with the hidden tests stripped.
-
-The course directory stays in OUTPUT/course, so an instructor can grade the written answers in
-nbgrader's formgrader (`nbgrader formgrader --CourseDirectory.root=OUTPUT/course`) afterwards.
+SUBMISSIONS_DIR is laid out like nbgrader's `submitted/` folder: STUDENT/ASSIGNMENT/NOTEBOOK.ipynb
+(it may be COURSE_DIR/submitted itself, as `nbgrader collect` leaves it). The submissions are
+never modified. Each submission becomes one task (`pgcourse.grading.task`) graded in a private
+scratch course, one at a time or in parallel (`pgcourse.grading.parallel`); this process alone
+records the results in the course (`pgcourse.grading.record`). New students are added;
+regrading one student, one assignment or a late resubmission changes only that submission's auto
+scores, never a manual grade, a comment or anyone else's grade.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import shutil
+import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
+from tqdm.auto import tqdm
 
-from pgcourse.grading import course
+from pgcourse.grading import course, record
+from pgcourse.grading.parallel import run_tasks
+from pgcourse.grading.results import QuestionScore, SubmissionResult  # noqa: F401 (re-exported)
+from pgcourse.grading.task import GradingTask, read_files
 
-
-@dataclass
-class QuestionScore:
-    question: str          # the grade cell's id, e.g. test_iw_gradient_estimate
-    points: float | None   # None while a written answer awaits manual grading
-    max_points: float
-    status: str            # passed | failed | manual | error
-    message: str = ""      # the first failure's message, for the student and the table
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 
-@dataclass
-class SubmissionResult:
-    student: str
-    assignment: str
-    questions: list[QuestionScore] = field(default_factory=list)
-    error: str = ""        # why the submission could not be graded, if it could not
-    note: str = ""         # anything fixed up on the way (e.g. a renamed notebook)
-    seconds: float = 0.0
-    feedback: Path | None = None
-
-    @property
-    def points(self) -> float:
-        return sum(q.points or 0.0 for q in self.questions)
-
-    @property
-    def max_points(self) -> float:
-        return sum(q.max_points for q in self.questions)
+def find_submissions(submissions_dir: Path) -> list[tuple[str, str]]:
+    """(student, assignment) for each SUBMISSIONS_DIR/STUDENT/ASSIGNMENT folder."""
+    submissions_dir = Path(submissions_dir)
+    if not submissions_dir.is_dir():
+        raise SystemExit(f"{submissions_dir} is not a folder of STUDENT/ASSIGNMENT/NOTEBOOK.ipynb submissions")
+    return sorted((s.name, a.name) for s in submissions_dir.iterdir() if s.is_dir() and not s.name.startswith(".")
+                  for a in s.iterdir() if a.is_dir() and not a.name.startswith("."))
 
 
-def first_failure(nb: nbformat.NotebookNode, grade_id: str, full: bool = False) -> str:
-    """The first error (or stderr text) of a test cell: one line, or the whole message if `full`."""
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") != grade_id:
-            continue
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                text = f"{output.ename}: {output.evalue.strip() or 'a test failed'}"
-                return text if full else text.splitlines()[0][:200]
-            if output.output_type == "stream" and output.name == "stderr":
-                first_line = (output.text.strip().splitlines() or [""])[0]
-                return "the cell wrote to stderr, which nbgrader scores 0: " + first_line[:150]
-    return ""
+def student_id_problems(students: set[str], known: set[str]) -> dict[str, str]:
+    """Why a student id cannot be graded (spaces, non-ASCII, a case-only clash), per id."""
+    problems = {}
+    for student in students:
+        if not STUDENT_ID.fullmatch(student):
+            problems[student] = (f"student id {student!r} has spaces, non-ASCII letters or other characters that "
+                                 "nbgrader, JupyterHub logins and LMS exports do not keep apart: rename the folder "
+                                 "to the student's ASCII login (letters, digits, . _ - @)")
+    everyone = students | known
+    for student in students - problems.keys():
+        twins = sorted(s for s in everyone if s.lower() == student.lower() and s != student)
+        if twins:
+            problems[student] = (f"student id {student!r} differs only in case from {', '.join(map(repr, twins))}: "
+                                 "graded as one person by case-insensitive systems, so neither is graded until "
+                                 "the folders are named consistently")
+    return problems
 
 
-def _question_order(root: Path, assignment: str) -> dict[str, int]:
-    """Position of each grade cell in the instructor's notebook, so tables follow the notebook."""
-    source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells]
-    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
+def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler: str | None = None,
+                 timeout: int | None = None, log: Callable[[str], None] = print,
+                 progress: bool = False) -> list[SubmissionResult]:
+    """Grade every submission into the course at `root`; returns one result per submission."""
+    root, submissions_dir = Path(root), Path(submissions_dir)
+    course.read_config_file(root)
+    timeout = timeout or course.course_timeout(root)
+    known = course.course_assignments(root)
+    pairs = find_submissions(submissions_dir)
+    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+        enrolled = {s.id for s in gb.students}
+    problems = student_id_problems({s for s, _ in pairs}, enrolled)
+    keep_submission = submissions_dir.resolve() != (root / "submitted").resolve()
 
+    results: dict[tuple[str, str], SubmissionResult] = {}
+    tasks = []
+    sources = {a: read_files(root / "source" / a) for a in known}
+    for student, assignment in pairs:
+        if student in problems:
+            results[student, assignment] = SubmissionResult(student, assignment, error=problems[student])
+        elif assignment not in known:
+            results[student, assignment] = SubmissionResult(
+                student, assignment, error=f"unknown assignment {assignment!r} (the course has {', '.join(known)})")
+        else:
+            tasks.append(GradingTask(student, assignment, read_files(submissions_dir / student / assignment),
+                                     sources[assignment], timeout))
+    for result in results.values():
+        log(f"skipped {result.student}/{result.assignment}: {result.error}")
 
-def _scores(root: Path, assignment: str, student: str) -> list[QuestionScore]:
-    autograded_path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    nb = nbformat.read(autograded_path, as_version=4) if autograded_path.exists() else None
-    scores = []
-    with Gradebook(course.config(root).CourseDirectory.db_url) as gb:
-        submission = gb.find_submission_notebook(assignment, assignment, student)
-        order = _question_order(root, assignment)
-        for grade in sorted(submission.grades, key=lambda g: order.get(g.cell.name, len(order))):
-            if grade.manual_score is not None:
-                status, message = "passed" if grade.score >= grade.max_score else "failed", "graded by hand"
-            elif grade.needs_manual_grade:
-                status, message = "manual", "awaits grading by hand"
-            elif grade.cell.cell_type == "markdown":
-                status, message = "failed", "not answered"
+    start = time.perf_counter()
+    with tqdm(total=len(tasks), unit="submission", desc="grading", file=sys.stderr, disable=not progress,
+              dynamic_ncols=True) as bar:
+        for graded in run_tasks(tasks, workers, scheduler, log=bar.write if progress else log):
+            try:
+                record.record(root, graded, keep_submission)
+            except record.RecordError as err:
+                graded.error = str(err)
+            result = SubmissionResult(graded.student, graded.assignment, error=graded.error, note=graded.note,
+                                      seconds=graded.seconds)
+            if graded.error:
+                result.questions = record.zero_scores(root, graded.assignment, graded.error)
             else:
-                status = "passed" if grade.score >= grade.max_score else "failed"
-                message = first_failure(nb, grade.cell.name) if (nb is not None and status == "failed") else ""
-            points = None if status == "manual" else float(grade.score)
-            scores.append(QuestionScore(grade.cell.name, points, float(grade.max_score), status, message))
-    return scores
-
-
-def _stage_submission(src: Path, dest: Path, assignment: str) -> tuple[str, str]:
-    """Copy one submission; returns (error, note). The expected notebook is ASSIGNMENT.ipynb."""
-    shutil.copytree(src, dest)
-    expected = dest / f"{assignment}.ipynb"
-    notebooks = sorted(dest.glob("*.ipynb"))
-    note = ""
-    if not expected.exists():
-        if len(notebooks) != 1:
-            return f"expected {expected.name}, found {[p.name for p in notebooks] or 'no notebook'}", ""
-        notebooks[0].rename(expected)
-        note = f"graded {notebooks[0].name} as {expected.name}"
-    try:
-        nbformat.read(expected, as_version=4)
-    except Exception as err:  # not JSON, or not a notebook: nbformat says which
-        return f"{expected.name} is not a valid notebook ({type(err).__name__}: {str(err)[:120]})", note
-    return "", note
+                result.questions = record.scores(root, graded.assignment, graded.student)
+                html = root / "feedback" / graded.student / graded.assignment / f"{graded.assignment}.html"
+                result.feedback = html if html.exists() else None
+            results[graded.student, graded.assignment] = result
+            bar.update()
+            line = (f"graded {result.student}/{result.assignment}: {result.points:g}/{result.max_points:g} "
+                    f"in {result.seconds:.1f} s" + (f"  ERROR: {result.error}" if result.error else ""))
+            (bar.write if progress else log)(line)
+    if tasks:
+        log(f"graded {len(tasks)} submission(s) in {time.perf_counter() - start:.1f} s "
+            f"({'scheduler ' + scheduler if scheduler else f'{workers} worker(s)'})")
+    return [results[key] for key in sorted(results)]
 
 
 def grade(submissions_dir: Path, output_dir: Path, timeout: int = course.DEFAULT_TIMEOUT_S,
-          solutions_dir: Path | None = None, log=print) -> list[SubmissionResult]:
-    """Autograde every STUDENT/ASSIGNMENT submission; write feedback and grades.csv to output_dir."""
+          solutions_dir: Path | None = None, log: Callable[[str], None] = print, workers: int = 1,
+          scheduler: str | None = None, progress: bool = False) -> list[SubmissionResult]:
+    """Grade into a new course OUTPUT/course; write OUTPUT/feedback and OUTPUT/grades.csv."""
     submissions_dir, output_dir = Path(submissions_dir), Path(output_dir)
     solutions_dir = Path(solutions_dir or course.default_solutions_dir())
-    if not submissions_dir.is_dir():
-        raise SystemExit(f"{submissions_dir} is not a folder of STUDENT/ASSIGNMENT/NOTEBOOK.ipynb submissions")
+    pairs = find_submissions(submissions_dir)
     if output_dir.exists() and any(output_dir.iterdir()):
         raise SystemExit(f"{output_dir} already exists and is not empty: choose a new --output folder "
                          "(grading never overwrites an earlier run)")
     known = course.available(solutions_dir)
-    pairs = sorted((s.name, a.name) for s in submissions_dir.iterdir() if s.is_dir()
-                   for a in s.iterdir() if a.is_dir())
     root = output_dir / "course"
-    assignments = sorted({a for _, a in pairs if a in known})
-    course.stage_sources(root, solutions_dir, assignments)
-    api = course.make_api(root, timeout)
-    for assignment in assignments:
-        course.generate(api, assignment)
-
-    results = []
-    for student, assignment in pairs:
-        result = SubmissionResult(student, assignment)
-        results.append(result)
-        start = time.perf_counter()
-        if assignment not in known:
-            result.error = f"unknown assignment (the course has {', '.join(known)})"
-            continue
-        dest = root / "submitted" / student / assignment
-        result.error, result.note = _stage_submission(submissions_dir / student / assignment, dest, assignment)
-        if not result.error:
-            log(f"grading {student}/{assignment} …")
-            outcome = api.autograde(assignment, student, force=True, create=True)
-            if not outcome["success"]:
-                result.error = _explain_failure(outcome.get("log", "") + (outcome.get("error") or ""))
-        if not result.error:
-            result.questions = _scores(root, assignment, student)
-            fb = api.generate_feedback(assignment, student, force=True)
-            html = root / "feedback" / student / assignment / f"{assignment}.html"
-            if fb["success"] and html.exists():
-                result.feedback = output_dir / "feedback" / student / assignment / html.name
-                result.feedback.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(html, result.feedback)
-        if result.error:  # still list every question, with zero points, so the CSV is complete
-            result.questions = _zero_scores(root, assignment, result.error) if assignment in assignments else []
-        result.seconds = time.perf_counter() - start
+    course.init_course(root, solutions_dir, sorted({a for _, a in pairs if a in known}), timeout)
+    results = grade_course(root, submissions_dir, workers, scheduler, timeout, log, progress)
+    for r in results:
+        if r.feedback:
+            copy = output_dir / "feedback" / r.student / r.assignment / r.feedback.name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(r.feedback, copy)
+            r.feedback = copy
     write_csv(results, output_dir / "grades.csv")
     return results
-
-
-def _zero_scores(root: Path, assignment: str, error: str) -> list[QuestionScore]:
-    with Gradebook(course.config(root).CourseDirectory.db_url) as gb:
-        try:
-            nb = gb.find_notebook(assignment, assignment)
-        except MissingEntry:
-            return []
-        order = _question_order(root, assignment)
-        return [QuestionScore(c.name, 0.0, float(c.max_score), "error", error)
-                for c in sorted(nb.grade_cells, key=lambda c: order.get(c.name, len(order)))]
-
-
-def _explain_failure(log: str) -> str:
-    if "DeadKernelError" in log or "Kernel died" in log:
-        return ("the kernel died while running the notebook (os._exit, a crash or running out of memory), "
-                "so no cell could be graded")
-    lines = [line.strip() for line in log.splitlines() if "Error" in line or "Exception" in line]
-    return "autograding failed: " + (lines[-1][:200] if lines else "see the nbgrader log")
 
 
 def write_csv(results: list[SubmissionResult], path: Path) -> None:
@@ -197,7 +149,7 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
         for r in results:
             for q in r.questions:
                 writer.writerow([r.student, r.assignment, q.question,
-                                 "" if q.points is None else q.points, q.max_points, q.status, q.message])
+                                 "" if q.points is None else q.points, q.max_points, q.status, q.summary])
             status = "error" if r.error else ("needs manual grading" if any(q.status == "manual" for q in r.questions)
                                               else "autograded")
             writer.writerow([r.student, r.assignment, "TOTAL", r.points, r.max_points, status, r.error or r.note])
@@ -213,5 +165,5 @@ def format_table(results: list[SubmissionResult]) -> str:
             lines.append(f"    ERROR: {r.error}")
         for q in r.questions:
             pts = "  —" if q.points is None else f"{q.points:g}"
-            lines.append(f"    {q.question:<40} {pts:>4} / {q.max_points:<4g} {q.status:<7} {q.message[:90]}")
+            lines.append(f"    {q.question:<40} {pts:>4} / {q.max_points:<4g} {q.status:<7} {q.summary[:90]}")
     return "\n".join(lines)

@@ -1,8 +1,13 @@
-"""A throw-away nbgrader course directory, built from `solutions/` on demand.
+"""nbgrader course directories built from `solutions/`: the term's course, and scratch ones.
 
 nbgrader wants `{root}/source/{assignment}/{notebook}.ipynb`; the course keeps one notebook per
 assignment, flat in `solutions/`, and the assignment id is the notebook's stem
 (`01_importance_weighting`). These helpers stage the sources and configure nbgrader.
+
+`init_course(COURSE_DIR)` makes the course an instructor keeps for the whole term: an
+`nbgrader_config.py` with the settings below, `source/`, `release/` and `gradebook.db`, so that
+nbgrader's own commands (`nbgrader autograde`, `formgrader`, `export`, `generate_feedback`,
+`release_assignment`, `collect`) work in it as nbgrader's documentation says.
 """
 
 from __future__ import annotations
@@ -72,6 +77,120 @@ def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Config:
     return c
 
 
+def quiet_kernels(c: Config, sockets_dir: Path) -> None:
+    """Run grading kernels over IPC sockets in a private folder.
+
+    Kernels started at once by parallel graders cannot clash on TCP ports (nbgrader issue 174),
+    and ipykernel does not print "Kernel is running over TCP without encryption" into the log.
+    """
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(Path(sockets_dir) / "kernel")
+
+
+CONFIG_FILE = "nbgrader_config.py"
+CONFIG_TEMPLATE = '''"""nbgrader settings for this course, written by `pgcourse course init`.
+
+nbgrader's commands read this file when they run in this folder (`nbgrader autograde ASSIGNMENT`,
+`nbgrader formgrader`, `nbgrader export`, `nbgrader generate_feedback`); `pgcourse grade --course`
+reads it too. Edit the timeout here; keep the course id.
+"""
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from pgcourse.grading.feedback import StripHiddenTests
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = {course_id!r}
+# nbgrader's own per-cell limit in seconds (ExecutePreprocessor.timeout has no effect).
+c.Execute.timeout = {timeout}
+# Restore test cells that a student deleted, instead of silently dropping their points.
+c.OverwriteCells.add_missing_cells = True
+# Feedback must not show the hidden tests (nbgrader issue 917).
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+'''
+
+
+def write_config_file(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
+    path = Path(root) / CONFIG_FILE
+    path.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)))
+    return path
+
+
+def read_config_file(root: Path, need_gradebook: bool = True) -> Config:
+    """The settings of an existing course folder; a clear SystemExit when it is not one of ours."""
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
+    root = Path(root)
+    if not root.is_dir():
+        raise SystemExit(f"no course directory {root}: make one with `pgcourse course init {root}`")
+    try:
+        loaded = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except ConfigFileNotFound:
+        raise SystemExit(f"{root} is not an nbgrader course (no {CONFIG_FILE}): "
+                         f"make one with `pgcourse course init {root}`") from None
+    course_id = loaded.CourseDirectory.get("course_id", "")
+    if course_id != COURSE_ID:
+        raise SystemExit(f"{root} was made for another course (course id {course_id!r}, "
+                         f"this is {COURSE_ID!r}): grading it would mix two courses' gradebooks")
+    if need_gradebook and not (root / "gradebook.db").exists():
+        raise SystemExit(f"{root} has no gradebook.db: run `pgcourse course init {root}` to finish it")
+    return loaded
+
+
+def course_timeout(root: Path) -> int:
+    return int(read_config_file(root).Execute.get("timeout", DEFAULT_TIMEOUT_S))
+
+
+def course_assignments(root: Path) -> list[str]:
+    """The assignments recorded in a course's gradebook, in course order."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(config(root).CourseDirectory.db_url, COURSE_ID) as gb:
+        return sorted(a.name for a in gb.assignments)
+
+
+def init_course(root: Path, solutions_dir: Path | None = None, names: list[str] | None = None,
+                timeout: int = DEFAULT_TIMEOUT_S) -> list[str]:
+    """Make (or extend) the term's course at `root`; returns the assignments it added.
+
+    An assignment already in the course is left exactly as it is (its source, release and every
+    grade), so running this again after adding a notebook to solutions/ only adds that one.
+    """
+    root = Path(root)
+    solutions_dir = Path(solutions_dir or default_solutions_dir())
+    if not solutions_dir.is_dir() or not available(solutions_dir):
+        raise SystemExit(f"{solutions_dir} holds no solution notebooks (NN_topic.ipynb)")
+    wanted = available(solutions_dir) if names is None else (resolve(names, solutions_dir) if names else [])
+    if (root / CONFIG_FILE).exists():
+        read_config_file(root, need_gradebook=False)
+        existing = set(course_assignments(root)) if (root / "gradebook.db").exists() else set()
+    elif root.exists() and any(root.iterdir()):
+        raise SystemExit(f"{root} exists and is not an nbgrader course: choose an empty or new folder")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        write_config_file(root, timeout)
+        existing = set()
+    added = [a for a in wanted if a not in existing]
+    stage_sources(root, solutions_dir, added)
+    api = make_api(root, int(read_config_file(root, need_gradebook=False).Execute.get("timeout", timeout)))
+    for assignment in added:
+        generate(api, assignment)
+    for step in ("submitted", "autograded", "feedback"):
+        (root / step).mkdir(exist_ok=True)
+    return added
+
+
+def quiet_gradebook_warnings() -> None:
+    """nbgrader's gradebook makes SQLAlchemy warn ("Object of type … not in session"): not for readers."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Object of type")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="nbgrader")
+
+
 def _ensure_tools_on_path() -> None:
     """nbgrader runs `alembic` and kernels by name: find them next to this Python, venv or not."""
     bin_dir = str(Path(sys.executable).parent)
@@ -80,8 +199,12 @@ def _ensure_tools_on_path() -> None:
 
 
 def make_api(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> NbGraderAPI:
+    return api_from_config(config(root, timeout))
+
+
+def api_from_config(cfg: Config) -> NbGraderAPI:
     _ensure_tools_on_path()
-    cfg = config(root, timeout)
+    quiet_gradebook_warnings()
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
 
 

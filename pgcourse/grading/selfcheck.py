@@ -11,25 +11,17 @@ pass here is necessary, not sufficient.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
-from pgcourse.grading.autograde import first_failure
+from pgcourse.grading.results import QuestionScore, first_failure
 
 UNANSWERED = "YOUR ANSWER HERE"
-
-
-@dataclass
-class CheckRow:
-    question: str
-    points: float | None
-    max_points: float
-    status: str   # passed | failed | manual | unanswered
-    message: str
 
 
 def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
@@ -37,9 +29,13 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
     previous = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "validate"   # the kernel inherits it: training cells shorten
     try:
-        client = NotebookClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                                kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
+        # IPC sockets in a private folder: no TCP ports to clash, and no ipykernel warning about
+        # unencrypted TCP above the student's table.
+        with tempfile.TemporaryDirectory(prefix="pgcourse-kernel-") as sockets:
+            km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+            client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                                    kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+            client.execute()
     finally:
         if previous is None:
             os.environ.pop("NBGRADER_EXECUTION", None)
@@ -48,7 +44,7 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
     return nb
 
 
-def check(path: Path, timeout: int = 120) -> list[CheckRow]:
+def check(path: Path, timeout: int = 120) -> list[QuestionScore]:
     path = Path(path)
     nb = run_notebook(path, timeout)
     rows = []
@@ -59,17 +55,17 @@ def check(path: Path, timeout: int = 120) -> list[CheckRow]:
         max_points = float(cell.metadata.nbgrader["points"])
         if is_solution(cell):  # a written answer: graded by hand
             answered = cell.source.strip() and UNANSWERED not in cell.source
-            rows.append(CheckRow(grade_id, None, max_points, "manual" if answered else "unanswered",
+            rows.append(QuestionScore(grade_id, None, max_points, "manual" if answered else "unanswered",
                                  "graded by hand" if answered else "write your answer in this cell"))
             continue
         points, _ = determine_grade(cell)
         passed = points is not None and points >= max_points
-        rows.append(CheckRow(grade_id, points, max_points, "passed" if passed else "failed",
-                             "" if passed else first_failure(nb, grade_id, full=True)))
+        rows.append(QuestionScore(grade_id, points, max_points, "passed" if passed else "failed",
+                             "" if passed else first_failure(nb, grade_id)))
     return rows
 
 
-def format_rows(rows: list[CheckRow]) -> str:
+def format_rows(rows: list[QuestionScore]) -> str:
     lines = [f"{'question':<42} {'points':>10}  result"]
     for r in rows:
         pts = f"{'—' if r.points is None else f'{r.points:g}'} / {r.max_points:g}"

@@ -1,0 +1,152 @@
+"""The one writer of the term's course: record a `GradedSubmission`, read scores back.
+
+Grading tasks run anywhere and return data; only this module writes to the course directory,
+from one process, one submission at a time. For a submission it
+
+1. writes the autograded folder, the feedback HTML and (when grading from elsewhere) a copy of
+   the submission into a staging folder inside the course, then moves them into nbgrader's
+   places (`autograded/`, `feedback/`, `submitted/` STUDENT/ASSIGNMENT); a submission that this
+   replaces is kept under `archive/STUDENT/ASSIGNMENT/TIME/`;
+2. then records the auto scores in `gradebook.db` as nbgrader's SaveAutoGrades does: the student
+   and the submission are created when new; only `auto_score`, `needs_manual_grade` and
+   `auto_comment` change; manual scores, manual comments, and every other student and
+   assignment are left exactly as they were.
+
+If step 1 fails (the disk is full), nothing of the earlier grade or files has changed.
+A submission that could not be graded (`error`) is not recorded: the earlier grade stays.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
+
+from pgcourse.grading import course
+from pgcourse.grading.results import QuestionScore, SubmissionResult, first_failure
+from pgcourse.grading.task import GradedSubmission, write_files
+
+STAGING = ".pgcourse-staging"
+
+
+class RecordError(Exception):
+    """The course could not store a graded submission; nothing earlier was changed."""
+
+
+def _write_staged(graded: GradedSubmission, staged: Path, keep_submission: bool) -> None:
+    write_files(graded.autograded, staged / "autograded")
+    name = f"{graded.assignment}.html"
+    write_files({name: graded.feedback_html} if graded.feedback_html else {}, staged / "feedback")
+    if keep_submission:
+        write_files(graded.submission, staged / "submitted")
+
+
+def _swap_in(root: Path, staged: Path, graded: GradedSubmission, steps: list[str]) -> None:
+    for step in steps:
+        target = root / step / graded.student / graded.assignment
+        new = staged / step
+        if not new.exists():
+            continue
+        if target.exists():
+            if step == "submitted":
+                archive = root / "archive" / graded.student / graded.assignment / time.strftime("%Y%m%dT%H%M%S")
+                archive.parent.mkdir(parents=True, exist_ok=True)
+                target.rename(archive if not archive.exists() else archive.with_name(archive.name + uuid.uuid4().hex[:6]))
+            else:
+                target.rename(staged / f"old-{step}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        new.rename(target)
+
+
+def record(root: Path, graded: GradedSubmission, keep_submission: bool = True) -> None:
+    """Store one graded submission in the course at `root` (see the module docstring)."""
+    if graded.error:
+        return
+    root = Path(root)
+    staged = root / STAGING / uuid.uuid4().hex
+    try:
+        _write_staged(graded, staged, keep_submission)
+    except OSError as err:
+        shutil.rmtree(staged, ignore_errors=True)
+        why = "the disk is full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else str(err)
+        raise RecordError(f"could not store {graded.student}/{graded.assignment} ({why}); "
+                          "its earlier grade, feedback and submission are unchanged") from err
+    course.quiet_gradebook_warnings()
+    steps = ["autograded", "feedback"] + (["submitted"] if keep_submission else [])
+    _swap_in(root, staged, graded, steps)
+    shutil.rmtree(staged, ignore_errors=True)
+    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+        gb.update_or_create_student(graded.student)
+        extra = {"timestamp": parse_utc(graded.timestamp)} if graded.timestamp else {}
+        gb.update_or_create_submission(graded.assignment, graded.student, **extra)
+        notebook = gb.find_submission_notebook(graded.assignment, graded.assignment, graded.student)
+        for grade in notebook.grades:
+            if grade.cell.name in graded.auto_scores:
+                grade.auto_score = graded.auto_scores[grade.cell.name]
+                # nbgrader's rule: an earlier manual grade, or no auto score, needs a look by hand
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        for comment in notebook.comments:
+            if comment.cell.name in graded.auto_comments:
+                comment.auto_comment = graded.auto_comments[comment.cell.name]
+        gb.db.commit()
+
+
+def question_order(root: Path, assignment: str) -> dict[str, int]:
+    """Position of each grade cell in the instructor's notebook, so tables follow the notebook."""
+    source = nbformat.read(Path(root) / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells]
+    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
+
+
+def scores(root: Path, assignment: str, student: str) -> list[QuestionScore]:
+    """Every question of a recorded submission, from the gradebook and the autograded notebook."""
+    root = Path(root)
+    autograded_path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(autograded_path, as_version=4) if autograded_path.exists() else None
+    result = []
+    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+        submission = gb.find_submission_notebook(assignment, assignment, student)
+        order = question_order(root, assignment)
+        for grade in sorted(submission.grades, key=lambda g: order.get(g.cell.name, len(order))):
+            if grade.manual_score is not None:
+                status, message = "passed" if grade.score >= grade.max_score else "failed", "graded by hand"
+            elif grade.needs_manual_grade:
+                status, message = "manual", "awaits grading by hand"
+            elif grade.cell.cell_type == "markdown":
+                status, message = "failed", "not answered"
+            else:
+                status = "passed" if grade.score >= grade.max_score else "failed"
+                message = first_failure(nb, grade.cell.name) if (nb is not None and status == "failed") else ""
+            points = None if status == "manual" else float(grade.score)
+            result.append(QuestionScore(grade.cell.name, points, float(grade.max_score), status, message))
+    return result
+
+
+def zero_scores(root: Path, assignment: str, error: str) -> list[QuestionScore]:
+    """Every question of an assignment at 0 points, for a submission that could not be graded."""
+    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+        try:
+            nb = gb.find_notebook(assignment, assignment)
+        except MissingEntry:
+            return []
+        order = question_order(root, assignment)
+        return [QuestionScore(c.name, 0.0, float(c.max_score), "error", error)
+                for c in sorted(nb.grade_cells, key=lambda c: order.get(c.name, len(order)))]
+
+
+def recorded(root: Path) -> list[tuple[str, str]]:
+    """(student, assignment) of every submission in the course's gradebook."""
+    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+        return sorted((s.student.id, s.assignment.name) for a in gb.assignments for s in a.submissions)
+
+
+def term_results(root: Path, assignment: str | None = None) -> list[SubmissionResult]:
+    """Every recorded submission (of one assignment, or all) as SubmissionResults."""
+    return [SubmissionResult(student, a, scores(root, a, student))
+            for student, a in recorded(root) if assignment in (None, a)]
