@@ -11,7 +11,8 @@ authenticator, each person their own Unix user with their own single-user server
    function; student1 also deletes the fetched copy and fetches it again;
 3. the hub restarts (SIGTERM, as systemd would) between the submissions and the collection;
    after it, the instructor sets a due date and student3 submits late;
-4. the instructor collects, autogrades into the term gradebook, generates and releases feedback;
+4. the instructor collects, grades into the term gradebook with `pgcourse grade --course` (which
+   writes the feedback) and releases the feedback;
 5. each student fetches their feedback: the scores are the gradebook's and no hidden test is in it.
 
 The browser test logs pgc-student4 in with Debian's chromium (Playwright, headless), opens the
@@ -73,8 +74,7 @@ def nbgrader(hub: ClassHub, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def released(hub):
-    nbgrader(hub, "generate_assignment", NB01)
-    nbgrader(hub, "release_assignment", NB01)
+    nbgrader(hub, "release_assignment", NB01)  # `pgcourse course init` generated it
     return NB01
 
 
@@ -170,10 +170,10 @@ def term(hub, released):
     nbgrader(hub, "collect", NB01)
     seen["collected"] = sorted(p.name for p in (hub.course_dir / "submitted").iterdir())
     clock("collect")
-    seen["grade_log"] = nbgrader(hub, "autograde", NB01)
-    clock("autograde 3 submissions")
-    nbgrader(hub, "generate_feedback", NB01)
-    nbgrader(hub, "release_feedback", NB01)
+    seen["grade_log"] = instructor(hub, str(BIN / "pgcourse"), "grade", "--course", str(hub.course_dir),
+                                   str(hub.course_dir / "submitted"))
+    clock("pgcourse grade --course: 3 submissions")
+    nbgrader(hub, "release_feedback", NB01)  # the grading wrote feedback/ (without hidden tests)
     seen["grades"] = _export(hub)
     clock("feedback, export")
 

@@ -7,7 +7,7 @@ Run it as root, with the Python of the single-user environment (the one whose
 `jupyterhub-singleuser` the hub starts), after creating the Unix accounts (`useradd -m NAME`).
 It is idempotent: run it again to add students.
 
-1. installs the course package with its pinned dependencies and the `hub` extra into that
+1. installs the course package with its pinned dependencies and the `hub` and `grading` extras into that
    environment (`--no-install` skips this, e.g. in a development checkout);
 2. copies `config/` to the system-wide Jupyter config directory (`--config-dir`, /etc/jupyter)
    and writes `pgcourse_class.json` there: nbgrader's settings, the lab settings for a class (no
@@ -66,7 +66,7 @@ def as_user(user: pwd.struct_passwd, cmd: list[str], cwd: Path, env: dict[str, s
 
 
 def install(python: str) -> None:
-    subprocess.run([python, "-m", "pip", "install", "--quiet", f"{PROJECT}[hub]"], check=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"{PROJECT}[hub,grading]"], check=True)
 
 
 def write_config(config_dir: Path, klass: dict) -> Path:
@@ -92,30 +92,18 @@ def init_course(instructor: pwd.struct_passwd, course_dir: Path, config_dir: Pat
     pgcourse = str(Path(python).parent / "pgcourse")
     env = {"JUPYTER_CONFIG_PATH": os.pathsep.join([str(config_dir / "roles" / "instructor"),
                                                    str(config_dir)])}
-    has_init = subprocess.run([pgcourse, "course", "--help"], capture_output=True).returncode == 0
-    cmd = ([pgcourse, "course", "init", str(course_dir)] if has_init
-           else [python, "-c", NBGRADER_COURSE, str(course_dir)])
-    as_user(instructor, cmd, cwd=course_dir.parent, env=env)
+    as_user(instructor, [pgcourse, "course", "init", str(course_dir)], cwd=course_dir.parent, env=env)
+    with open(course_dir / "nbgrader_config.py", "a") as fh:
+        fh.write(LATE_POLICY)
 
 
-# Until `pgcourse course init` exists: the same course layout in nbgrader's own conventions, with
-# the settings `pgcourse grade` uses (per-cell timeout, restored cells, no hidden tests in feedback).
-NBGRADER_COURSE = '''
-import sys
-from pathlib import Path
-from pgcourse.grading import course
-root = Path(sys.argv[1])
-root.mkdir(parents=True, exist_ok=True)
-solutions = course.default_solutions_dir()
-course.stage_sources(root, solutions, course.available(solutions))
-(root / "nbgrader_config.py").write_text("""c = get_config()
-c.CourseDirectory.course_id = "pgcourse"
-c.Execute.timeout = 120
-c.OverwriteCells.add_missing_cells = True
-c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades",
-    "pgcourse.grading.feedback.StripHiddenTests", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
-""")
-'''
+# The class's late policy, applied when grading (nbgrader's LateSubmissionPlugin, also used by
+# `pgcourse grade --course`): a submission after the assignment's due date scores zero.
+LATE_POLICY = """
+# A submission after the due date (nbgrader db assignment add ID --duedate=...) scores zero;
+# nbgrader's other choice is "none". Written by deploy/jupyterhub/setup_class.py.
+c.LateSubmissionPlugin.penalty_method = "zero"
+"""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,11 +10,3 @@ c = get_config()  # noqa: F821
 
 with open(os.path.join(os.path.dirname(__file__), "..", "..", "pgcourse_class.json")) as fh:
     c.CourseDirectory.root = json.load(fh)["course_dir"]
-
-# The class's late policy, applied by autograding: a submission after the assignment's due date
-# (`nbgrader db assignment add ID --duedate=...`) scores zero. nbgrader's other choice is "none".
-c.LateSubmissionPlugin.penalty_method = "zero"
-
-# The class's late policy, applied by autograding: a submission after the assignment's due date
-# (`nbgrader db assignment add ID --duedate=...`) scores zero. nbgrader's other choice is "none".
-c.LateSubmissionPlugin.penalty_method = "zero"
