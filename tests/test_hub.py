@@ -11,8 +11,8 @@ authenticator, each person their own Unix user with their own single-user server
    function; student1 also deletes the fetched copy and fetches it again;
 3. the hub restarts (SIGTERM, as systemd would) between the submissions and the collection;
    after it, the instructor sets a due date and student3 submits late;
-4. the instructor collects, grades into the term gradebook with `pgcourse grade --course` (which
-   writes the feedback) and releases the feedback;
+4. the instructor collects, grades into the term gradebook with `pgcourse grade --course`,
+   generates and releases the feedback;
 5. each student fetches their feedback: the scores are the gradebook's and no hidden test is in it.
 
 The browser test logs pgc-student4 in with Debian's chromium (Playwright, headless), opens the
@@ -173,7 +173,10 @@ def term(hub, released):
     seen["grade_log"] = instructor(hub, str(BIN / "pgcourse"), "grade", "--course", str(hub.course_dir),
                                    str(hub.course_dir / "submitted"))
     clock("pgcourse grade --course: 3 submissions")
-    nbgrader(hub, "release_feedback", NB01)  # the grading wrote feedback/ (without hidden tests)
+    # nbgrader's feedback step (the course's config keeps hidden tests out); release_feedback needs
+    # the timestamp.txt it writes next to each feedback page
+    nbgrader(hub, "generate_feedback", NB01)
+    nbgrader(hub, "release_feedback", NB01)
     seen["grades"] = _export(hub)
     clock("feedback, export")
 
@@ -253,10 +256,9 @@ def test_feedback_shows_the_gradebook_scores_and_no_hidden_test(term):
     assert hidden, "notebook 01 has hidden tests to leak"
     shown = {name: re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", page) for name, page in term["feedback"].items()}
     shown = {name: m and (float(m.group(1)), float(m.group(2))) for name, m in shown.items()}
-    booked = {name: (float(term["grades"][name]["raw_score"]), float(term["grades"][name]["max_score"]))
+    booked = {name: (float(term["grades"][name]["score"]), float(term["grades"][name]["max_score"]))
               for name in shown}
-    # the notebook's own score, before any late penalty (which the gradebook applies)
-    assert shown == booked
+    assert shown == booked  # the late penalty included: the late student reads 0
     for name, page in term["feedback"].items():
         leaked = [line for line in hidden if html.escape(line) in page or line in page]
         assert not leaked, f"{name}'s feedback shows hidden tests: {leaked[:3]}"
