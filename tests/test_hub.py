@@ -367,7 +367,7 @@ def test_a_student_works_in_the_browser(hub, released):
     assert not errors, errors
     assert news_prompts == 0
     settings = student.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
-    assert settings["settings"]["fetchNews"] == "false"
+    assert settings["composite"]["fetchNews"] == "false"  # the class override, not a user choice
 
 
 def _executed(nb: dict, n: int) -> list[dict] | None:
