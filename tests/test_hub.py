@@ -173,9 +173,10 @@ def term(hub, released):
     seen["grade_log"] = instructor(hub, str(BIN / "pgcourse"), "grade", "--course", str(hub.course_dir),
                                    str(hub.course_dir / "submitted"))
     clock("pgcourse grade --course: 3 submissions")
-    # nbgrader's feedback step (the course's config keeps hidden tests out); release_feedback needs
-    # the timestamp.txt it writes next to each feedback page
-    nbgrader(hub, "generate_feedback", NB01)
+    # nbgrader's feedback step, from the term gradebook (late penalties included; the course's config
+    # keeps hidden tests out). --force: it replaces the pages `pgcourse grade` wrote, which lack the
+    # timestamp.txt that release_feedback needs.
+    nbgrader(hub, "generate_feedback", "--force", NB01)
     nbgrader(hub, "release_feedback", NB01)
     seen["grades"] = _export(hub)
     clock("feedback, export")
@@ -367,7 +368,9 @@ def test_a_student_works_in_the_browser(hub, released):
     assert not errors, errors
     assert news_prompts == 0
     settings = student.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
-    assert settings["composite"]["fetchNews"] == "false"  # the class override, not a user choice
+    # overrides.json changes the schema's default (the class's choice); the student chose nothing
+    assert settings["schema"]["properties"]["fetchNews"]["default"] == "false"
+    assert "fetchNews" not in (settings.get("settings") or {})
 
 
 def _executed(nb: dict, n: int) -> list[dict] | None:
