@@ -209,9 +209,12 @@ c.JupyterHub.load_roles = [{{"name": "pgcourse-test", "services": ["pgcourse-tes
             except (requests.RequestException, TimeoutError):
                 pass  # close() kills what is left
 
-    def close(self) -> None:
+    def close(self, keep_log: Path | None = None) -> None:
         self.stop_servers()
         self.stop()
+        if keep_log is not None and self.log_path.exists():
+            keep_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, keep_log)  # the hub's and every server's log, for a failure
         for name in self.created_users:
             left = subprocess.run(["ps", "-o", "pid=", "-u", name], capture_output=True, text=True)
             for pid in left.stdout.split():  # a kernel its server left behind: started by this test

@@ -59,7 +59,7 @@ def hub():
         hub.start()
         yield hub
     finally:
-        hub.close()
+        hub.close(keep_log=ARTIFACTS / "jupyterhub.log")
 
 
 def instructor(hub: ClassHub, *args: str) -> str:
@@ -353,7 +353,9 @@ def test_a_student_works_in_the_browser(hub, released):
             for _ in range(4):  # markdown, imports, markdown, the first computation
                 page.keyboard.press("Shift+Enter")
             expect(page.locator(".jp-InputPrompt", has_text="[2]:")).to_be_visible(timeout=180_000)
-            page.keyboard.press("Control+s")
+            page.get_by_role("menuitem", name="File").click()
+            page.get_by_role("menuitem", name=re.compile(r"^Save Notebook")).first.click()
+            expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0, timeout=60_000)
             news_prompts = page.get_by_text(NEWS_PROMPT).count()
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "hub_browser_failure.png"))
