@@ -69,7 +69,9 @@ class ClassHub:
         self.config_dir = self.base / "etc-jupyter"
         self.exchange = self.base / "exchange"
         self.class_file = self.config_dir / "pgcourse_class.json"
-        self.port = free_port()
+        # fixed for the hub's life, restarts included: the servers that outlive a restart keep
+        # talking to the hub's API at the address they were started with
+        self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(32)
         self.log_path = self.base / "jupyterhub.log"
@@ -150,8 +152,8 @@ load_subconfig({str(DEPLOY / 'jupyterhub_config.py')!r})
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {PASSWORD!r}
 c.JupyterHub.bind_url = {self.url!r}
-c.JupyterHub.hub_bind_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{self.hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = {str(self.base / 'proxy.pid')!r}
 c.JupyterHub.db_url = "sqlite:///{self.base / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = {str(self.base / 'cookie_secret')!r}

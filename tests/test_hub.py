@@ -164,6 +164,8 @@ def term(hub, released):
     nbgrader(hub, "db", "assignment", "add", NB01, f"--duedate={deadline}")
     seen["servers_after_restart"] = {name: bool(hub.api("GET", f"/users/{name}").json()["servers"])
                                      for name in (s1.name, s2.name, s3.name)}
+    # a server that outlived the restart checks a new login's token with the new hub
+    seen["s1_after_restart"] = Student(hub, s1.name).assignments()
     _fill_and_submit(s3, wrong=False)
     clock("late submission")
 
@@ -247,6 +249,8 @@ def test_a_late_submission_gets_the_configured_penalty(term):
 def test_the_hub_restart_loses_nothing(term):
     # the class's servers keep running through it (cleanup_servers = False): no work is lost
     assert term["servers_after_restart"] == {name: True for name in STUDENTS[:3]}
+    ((entry,),) = [[a for a in term["s1_after_restart"] if a["status"] == "submitted"]]
+    assert len(entry["submissions"]) == 2
     assert term["users_after_restart"] == term["users_before_restart"]
     assert term["inbound_after_restart"] == term["inbound_before_restart"]
     assert term["collected"] == ["pgc-student1", "pgc-student2", "pgc-student3"]
