@@ -94,7 +94,22 @@ def record(root: Path, graded: GradedSubmission, keep_submission: bool = True) -
         for comment in notebook.comments:
             if comment.cell.name in graded.auto_comments:
                 comment.auto_comment = graded.auto_comments[comment.cell.name]
+        _assign_late_penalty(root, gb, graded, notebook)
         gb.db.commit()
+
+
+def _assign_late_penalty(root: Path, gb: Gradebook, graded: GradedSubmission, notebook) -> None:
+    """nbgrader's AssignLatePenalties, with the course's LateSubmissionPlugin (its nbgrader_config.py)."""
+    from nbgrader.plugins import LateSubmissionPlugin
+
+    gb.db.flush()
+    seconds_late = gb.find_submission(graded.assignment, graded.student).total_seconds_late
+    notebook.late_submission_penalty = None
+    if seconds_late > 0:
+        plugin = LateSubmissionPlugin(config=course.read_config_file(root, need_gradebook=False))
+        penalty = plugin.late_submission_penalty(graded.student, notebook.score, seconds_late)
+        if penalty is not None:
+            notebook.late_submission_penalty = min(max(penalty, 0.0), notebook.score)
 
 
 def question_order(root: Path, assignment: str) -> dict[str, int]:
