@@ -68,8 +68,8 @@ def grad_log_tabular_softmax_batch(theta: ArrayT, states: ArrayT, actions: Array
     """∇_θ ln π_θ(a | s) for a batch: out[i] = e_{states[i]} ⊗ (e_{actions[i]} − π_θ(· | states[i])).
 
     theta: (S, A); states, actions: integer arrays of the same shape (...) (e.g. (N, H)).
-    Returns (..., S, A), the same type as theta. Summing over the time axis gives
-    ∇_θ ln ρ_θ(τ) = Σ_h ∇_θ ln π_θ(a_h | s_h), since μ and P do not depend on θ.
+    Returns (..., S, A), the same type as theta. (Notebook 03 derives what to do with it; there it
+    counts as the library's answer, see pgcourse.checks.integrity.)
     """
     theta, S, A = _tabular_theta(theta)
     torch_in = isinstance(theta, torch.Tensor)

@@ -13,14 +13,9 @@ listed (`pgcourse.mdp.enumerate_trajectories`), so
 exactly, and "total variance" means the trace of the covariance, E‖g(τ) − E g‖², for N = 1:
 `pgcourse.moments.exact_moments(per_trajectory_terms(estimate, traj), traj.probs)`.
 
-The key lemma behind reward-to-go: for t < h,
-
-    E_{τ∼ρ_θ}[∇_θ ln π_θ(a_h | s_h) r(s_t, a_t)] = 0,
-
-because conditioned on (s_0, a_0, …, s_h) the factor r(s_t, a_t) is fixed and
-E_{a∼π_θ(·|s_h)}[∇_θ ln π_θ(a | s_h)] = ∇_θ Σ_a π_θ(a | s_h) = ∇_θ 1 = 0. The same argument makes
-any baseline b(s_h) (a function of the state and step only) leave the expectation unchanged.
-`lemma_terms` computes the whole (h, t) matrix of these expectations.
+The key lemma behind reward-to-go (notebook 04 asks for its proof, so it is only stated here):
+for t < h, E_{τ∼ρ_θ}[∇_θ ln π_θ(a_h | s_h) r(s_t, a_t)] = 0, and a baseline b_h(s_h) leaves the
+expectation unchanged. `lemma_terms` computes the whole (h, t) matrix of these expectations.
 
 References: Williams (1992); Sutton et al. (2000); Greensmith, Bartlett & Baxter (2004) for
 baselines and variance.

@@ -15,7 +15,6 @@ an env's episode ended are padding: mask 0, reward 0, weight 0.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Protocol
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from pgcourse.cartpole._rollout import CategoricalMLP, log_probs_of, make_policy, make_vec_env, rollout
+from pgcourse.progress import progress_bar
 from pgcourse.returns import discounted_reward_to_go
 
 __all__ = [
@@ -200,7 +200,7 @@ def train_reinforce(
     env = make_vec_env(cfg.num_envs)
     rng = np.random.default_rng(cfg.seed)
     history = TrainingHistory(config=cfg, weighting=weighting, normalize=normalize, policy=policy)
-    bar = _progress_bar(cfg.max_env_steps, disable=not progress)
+    bar = progress_bar(cfg.max_env_steps, "env steps" if progress else None, unit_scale=True)
     start = time.perf_counter()
     first_reset_seed: int | None = cfg.seed
     try:
@@ -245,9 +245,3 @@ def _check_loss(loss: object) -> None:
     if not loss.requires_grad:
         raise ValueError("loss_fn returned a tensor without grad: did you detach log_probs or use .item()?")
 
-
-def _progress_bar(total: int, disable: bool):
-    """tqdm.auto: a widget in Jupyter, else text on *stdout* (stderr output fails a graded cell)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="step", unit_scale=True, disable=disable, file=sys.stdout, mininterval=0.5)

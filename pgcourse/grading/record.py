@@ -42,7 +42,10 @@ class RecordError(Exception):
 def _write_staged(graded: GradedSubmission, staged: Path, keep_submission: bool) -> None:
     write_files(graded.autograded, staged / "autograded")
     name = f"{graded.assignment}.html"
-    write_files({name: graded.feedback_html} if graded.feedback_html else {}, staged / "feedback")
+    feedback = {name: graded.feedback_html} if graded.feedback_html else {}
+    if feedback and graded.timestamp:   # nbgrader's release_feedback reads feedback/…/timestamp.txt
+        feedback["timestamp.txt"] = graded.timestamp.encode()
+    write_files(feedback, staged / "feedback")
     if keep_submission:
         write_files(graded.submission, staged / "submitted")
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .data import PAD, DataConfig, encode_prompts, encode_responses, response_mask
 from .model import LMPolicy, token_log_probs
 from .preferences import PairSet
-from .progress import progress_bar
+from pgcourse.progress import progress_bar
 
 
 def dpo_loss(logp_w: torch.Tensor, logp_l: torch.Tensor, ref_logp_w: torch.Tensor,

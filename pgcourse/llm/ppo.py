@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, token_log_probs
-from .progress import progress_bar
+from pgcourse.progress import progress_bar
 from .rl import LMFunctions, RLConfig, clipped_step
 from .rollout import RewardFn, RLHistory, record, rollout
 

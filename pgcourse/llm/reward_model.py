@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from .data import EOS, PAD, DataConfig, Post, encode_prompts, encode_responses
 from .model import GPT
 from .preferences import PairSet, make_probes
-from .progress import progress_bar
+from pgcourse.progress import progress_bar
 
 
 class RewardGateError(RuntimeError):

@@ -1,4 +1,4 @@
-"""Progress bars for the lab's training loops (notebook 06 runs cells of 20-50 s).
+"""Progress bars for the course's training loops (notebook 05's comparisons, notebook 06's stages).
 
 `progress_bar(total, desc)` is a `tqdm.auto` bar: a widget in JupyterLab, plain text on *stdout*
 elsewhere and while nbgrader grades (`NBGRADER_EXECUTION` set: text, not widget state, in the
@@ -8,13 +8,23 @@ training function, shows nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
 
 class _NoBar:
-    """Stands in for a bar when none is wanted."""
+    """Stands in for a bar when none is wanted (usable with or without `with`)."""
+
+    n = 0
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def update(self, n: int = 1) -> None:
         pass
@@ -23,13 +33,13 @@ class _NoBar:
         pass
 
 
-def progress_bar(total: int, desc: str | None):
-    """A context manager yielding a bar of `total` steps labelled `desc`, or a silent stand-in."""
+def progress_bar(total: int, desc: str | None, unit: str = "step", unit_scale: bool = False):
+    """A bar of `total` units labelled `desc` (a context manager, or call `.close()`), or a silent stand-in."""
     if desc is None:
-        return contextlib.nullcontext(_NoBar())
+        return _NoBar()
     if os.environ.get("NBGRADER_EXECUTION"):
         from tqdm.std import tqdm
     else:
         from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="step", file=sys.stdout, mininterval=0.5,
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, file=sys.stdout, mininterval=0.5,
                 dynamic_ncols=True)
