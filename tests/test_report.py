@@ -12,8 +12,7 @@ SIGN = ("AssertionError: reward_to_go fails on case 'H=3':\nexpected: [3. 2. 1.]
         "Hint: right size, wrong sign. Check the sign of each term.")
 SIGN_OTHER_CASE = ("AssertionError: reward_to_go fails on case 'H=5':\nexpected: [5. 4.]\n  actual: [-5. -4.]\n"
                    "Hint:  right size,  wrong sign. Check the sign of each term")
-LIBRARY = ("AssertionError: reward_to_go fails on case 'H=3':\n"
-           "Hint: library reference used: pgcourse.returns.reward_to_go ran inside your reward_to_go; "
+LIBRARY = ("LibraryAnswerUsed: Hint: library reference used: pgcourse.returns.reward_to_go ran inside your reward_to_go; "
            "this exercise asks for your own code.")
 NO_HINT = "AssertionError: reward_to_go fails on case 'empty':\nexpected shape (0,), got shape (1,)."
 

@@ -32,10 +32,14 @@ class QuestionScore:
 
     @property
     def diagnosis(self) -> str:
-        """The checks' own diagnosis: the `Hint:` line, normalised, or else the first line."""
+        """The checks' own diagnosis: the `Hint:` line, normalised, or else the first line.
+
+        The hint may follow the exception's name on the first line, as a library answer's does in
+        nbgrader's output (`LibraryAnswerUsed: Hint: library reference used: …`).
+        """
         for line in self.message.splitlines():
-            if line.strip().startswith("Hint:"):
-                return normalise_hint(line)
+            if "Hint:" in line:
+                return normalise_hint(line[line.index("Hint:"):])
         return self.summary
 
 
