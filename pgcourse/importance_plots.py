@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import animation
 
 from pgcourse import importance as iw
+from pgcourse.animation_html import to_jshtml
 
 
 def bar_distribution(ax: plt.Axes, p: np.ndarray, f: np.ndarray | None = None, title: str = "") -> None:
@@ -57,7 +58,7 @@ def animate_categorical(thetas: Sequence[np.ndarray], f: np.ndarray, every: int 
         return (*bars, title)
 
     anim = animation.FuncAnimation(fig, draw, frames=len(probs), interval=interval_ms, blit=False)
-    html = HTML(anim.to_jshtml(default_mode="once"))
+    html = HTML(to_jshtml(anim, len(probs), desc="rendering frames"))
     plt.close(fig)
     return html
 

@@ -7,6 +7,7 @@ late resubmission, then a regrade of what `nbgrader collect` would have left in 
 from __future__ import annotations
 
 import csv
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,26 @@ def test_check_output_has_no_kernel_tcp_warning(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert "test_iw_gradient_estimate" in run.stdout
     assert "without encryption" not in run.stdout + run.stderr
+
+
+def _schema(db: Path) -> tuple[list, list]:
+    connection = sqlite3.connect(db)
+    try:
+        tables = sorted((kind, name, " ".join(sql.rstrip(";").split())) for kind, name, sql
+                        in connection.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+        return tables, connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    finally:
+        connection.close()
+
+
+def test_new_gradebook_is_the_database_nbgrader_makes(tmp_path):
+    """course.new_gradebook skips nbgrader's `alembic heads` subprocess: same tables, same schema version."""
+    ours, nbgraders = tmp_path / "ours.db", tmp_path / "nbgrader.db"
+    course.new_gradebook(ours)
+    course._ensure_tools_on_path()   # nbgrader runs `alembic` by name, as grading finds it
+    Gradebook(f"sqlite:///{nbgraders}", course.COURSE_ID).close()
+    assert _schema(ours) == _schema(nbgraders)
+    assert _schema(ours)[1] and _schema(ours)[1][0][0]
+    with Gradebook(f"sqlite:///{ours}", course.COURSE_ID) as gb:   # nbgrader opens it as its own
+        gb.add_student("alice")
+        assert [s.id for s in gb.students] == ["alice"]

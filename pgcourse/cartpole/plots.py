@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from pgcourse.animation_html import to_jshtml
 from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, CategoricalMLP, TrainingHistory
 
 __all__ = ["smoothed_curve", "plot_learning_curves", "LivePlot", "record_frames", "animate_frames", "animate_policy"]
@@ -150,7 +151,7 @@ def record_frames(policy: CategoricalMLP, seed: int = 0, every: int = 2, max_fra
 
 def animate_frames(frames: Sequence[np.ndarray], fps: float = 25.0, width_px: int = 300,
                    title: str = "") -> "IPython.display.HTML":
-    """A JavaScript player (``to_jshtml``, no ffmpeg needed) of RGB frames, as ``IPython.display.HTML``.
+    """A JavaScript player (``to_jshtml``, no ffmpeg needed, a bar while frames render) of RGB frames, as ``IPython.display.HTML``.
 
     250 CartPole frames at 300 px make ~0.4 MB of HTML and take ~2 s.
     """
@@ -174,7 +175,7 @@ def animate_frames(frames: Sequence[np.ndarray], fps: float = 25.0, width_px: in
         return (image,)
 
     anim = animation.FuncAnimation(fig, show, frames=len(frames), interval=1000 / fps, blit=True)
-    html = anim.to_jshtml(default_mode="once")
+    html = to_jshtml(anim, len(frames), desc="rendering frames")
     plt.close(fig)
     # A caption in HTML, not drawn into the frames: text in every frame doubled size and time.
     caption = f"<p style='font-family:sans-serif'>{html_escape(title)}</p>" if title else ""

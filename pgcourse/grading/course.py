@@ -206,7 +206,34 @@ def make_api(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> NbGraderAPI:
 def api_from_config(cfg: Config) -> NbGraderAPI:
     _ensure_tools_on_path()
     quiet_gradebook_warnings()
+    db_url = cfg.CourseDirectory.db_url
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
+        new_gradebook(Path(db_url.removeprefix("sqlite:///")))
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+
+
+def new_gradebook(db_path: Path) -> None:
+    """An empty nbgrader gradebook (SQLite) at `db_path`: nbgrader's tables and its alembic version.
+
+    The same database nbgrader's `Gradebook(db_url)` makes for a missing file, without the
+    `alembic heads` subprocess it runs to learn the schema version (3-4 s each time here; grading
+    makes a scratch course per assignment and worker). The version comes from nbgrader's own
+    migration scripts, in this process.
+    """
+    import nbgrader
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+    engine = create_engine(f"sqlite:///{Path(db_path).resolve()}", future=True)
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
 
 
 def stage_sources(root: Path, solutions_dir: Path, assignments: list[str]) -> None:

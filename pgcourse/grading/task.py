@@ -19,6 +19,7 @@ Per submission:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import shutil
 import tempfile
@@ -93,8 +94,14 @@ def stage_submission(files: Files, assignment: str) -> tuple[Files, str, str]:
 _templates: dict[str, Path] = {}   # per process: source digest → a generated scratch course
 
 
+@atexit.register
+def _remove_templates() -> None:
+    for root in _templates.values():
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _template(task: GradingTask) -> Path:
-    """A scratch course with this assignment generated once per process (generate takes seconds)."""
+    """A scratch course with this assignment generated once per process (removed when the process exits)."""
     digest = hashlib.sha256(repr(sorted(task.source.items())).encode() + task.assignment.encode()).hexdigest()
     if digest not in _templates or not _templates[digest].exists():
         root = Path(tempfile.mkdtemp(prefix="pgcourse-template-"))
