@@ -86,7 +86,8 @@ def profile(assignment: str, timeout: int) -> dict:
         course.quiet_kernels(cfg, Path(tmp))
         start = time.perf_counter()
         client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, kernel_name="python3",
-                                record_timing=True, resources={"metadata": {"path": tmp}})
+                                record_timing=True, extra_arguments=list(course.GRADING_KERNEL_ARGS),
+                                resources={"metadata": {"path": tmp}})
         with client.setup_kernel():
             kernel_start = time.perf_counter() - start
             for index, cell in enumerate(nb.cells):

@@ -111,6 +111,16 @@ def test_solutions_run_top_to_bottom_when_autograded(round_trip, assignment):
     assert _cells_that_raised(S.read(_autograded(out, "blank", assignment)))
 
 
+@pytest.mark.parametrize("assignment", [pytest.param("00_mdp_recap", id="00_mdp_recap")])  # 00's graded run
+def test_figures_are_not_drawn_while_grading(round_trip, assignment):
+    """course.GRADING_KERNEL_ARGS: a figure is "<Figure size …>" in the graded notebook, never a PNG."""
+    out, _ = round_trip(assignment)
+    outputs = [o for c in S.read(_autograded(out, "solved", assignment)).cells if c.cell_type == "code"
+               for o in c.get("outputs", []) if o.output_type in ("display_data", "execute_result")]
+    assert not [o for o in outputs if "image/png" in o.get("data", {})]
+    assert [o for o in outputs if o.get("data", {}).get("text/plain", "").startswith("<Figure size")]
+
+
 @pytest.mark.parametrize("assignment", ROUND_TRIPS)
 def test_blank_notebook_gets_zero(round_trip, assignment):
     _, results = round_trip(assignment)
@@ -189,6 +199,8 @@ WRONG_SCORE = ("def score_function_gradient_estimate(theta, xs, f):\n"
 
 @pytest.fixture(scope="module")
 def robust(tmp_path_factory):
+    """Submissions that break naive graders. A 15 s per-cell limit: notebook 01's slowest cell takes
+    about 3 s while grading, and the infinite loop holds a core until the limit."""
     sol = S.solved(NB01)
     subs = tmp_path_factory.mktemp("robust")
     S.write(subs, "infinite_loop", NB01, S.with_answer(sol, "score_function_gradient_estimate", "while True:\n    pass"))
@@ -201,7 +213,7 @@ def robust(tmp_path_factory):
     S.write(subs, "extra_cells", NB01, S.with_inserted_cell_before(sol, "test_iw_gradient_estimate", "x = 1\nprint(x)"))
     S.write(subs, "renamed", NB01, sol, name=f"{NB01}-Copy1.ipynb")
     out = tmp_path_factory.mktemp("robust_graded") / "run"
-    return _by_student(autograde.grade(subs, out, timeout=25, log=lambda *_: None))
+    return _by_student(autograde.grade(subs, out, timeout=15, log=lambda *_: None))
 
 
 def _points(r, question):

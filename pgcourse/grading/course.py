@@ -28,6 +28,10 @@ from pgcourse.grading.feedback import StripHiddenTests
 
 COURSE_ID = "pgcourse"
 DEFAULT_TIMEOUT_S = 120  # per cell, while autograding; training cells are shortened when grading
+# Kernel options while grading: figures are not drawn (IPython shows "<Figure size …>" instead). No
+# check reads a figure, the grading budgets make them meaningless, and drawing them took about 1 s
+# per notebook; students see every figure in their own notebook.
+GRADING_KERNEL_ARGS = ["--InlineBackend.figure_formats=set()"]
 
 
 def project_root() -> Path:
@@ -71,6 +75,7 @@ def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Config:
     c.CourseDirectory.db_url = f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
     # nbgrader's own per-cell limit (ExecutePreprocessor.timeout has no effect here).
     c.Execute.timeout = timeout
+    c.Execute.extra_arguments = list(GRADING_KERNEL_ARGS)
     # Restore test cells that a student deleted, instead of silently dropping their points.
     c.OverwriteCells.add_missing_cells = True
     # Feedback must not show the hidden tests (nbgrader issue 917).
@@ -107,6 +112,9 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = {course_id!r}
 # nbgrader's own per-cell limit in seconds (ExecutePreprocessor.timeout has no effect).
 c.Execute.timeout = {timeout}
+# While grading, figures are not drawn ("<Figure size …>" instead): no check reads them, and the
+# short grading runs make them meaningless. Students see every figure in their own notebook.
+c.Execute.extra_arguments = {kernel_args!r}
 # Restore test cells that a student deleted, instead of silently dropping their points.
 c.OverwriteCells.add_missing_cells = True
 # Feedback must not show the hidden tests (nbgrader issue 917).
@@ -116,7 +124,8 @@ c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPr
 
 def write_config_file(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
     path = Path(root) / CONFIG_FILE
-    path.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)))
+    path.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout),
+                                            kernel_args=GRADING_KERNEL_ARGS))
     return path
 
 

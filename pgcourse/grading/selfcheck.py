@@ -35,7 +35,8 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
             cfg = Config()
             course.quiet_kernels(cfg, Path(sockets))
             client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                                    kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+                                    kernel_name="python3", extra_arguments=list(course.GRADING_KERNEL_ARGS),
+                                    resources={"metadata": {"path": str(path.parent)}})
             client.execute()
     finally:
         if previous is None:
