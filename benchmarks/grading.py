@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import submissions as S  # noqa: E402
-from pgcourse.grading import autograde, course, exports, parallel  # noqa: E402
+from pgcourse.grading import autograde, course, exports  # noqa: E402
+from pgcourse.grading.parallel import dask_available  # noqa: E402
 
 
 def _wrong_answers(assignment: str) -> list[tuple[str, str]]:
@@ -115,7 +116,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the serial run's course here, with its class reports and grade exports")
     args = parser.parse_args()
-    if not parallel.dask_available():   # without it `--workers 2` grades one at a time: no speedup to measure
+    if not dask_available():   # without it `--workers 2` grades one at a time: no speedup to measure
         raise SystemExit("the two-worker run needs Dask: pip install -e '.[grading]' (or make setup)")
     course.quiet_gradebook_warnings()
     assignments = course.resolve(args.notebooks, S.SOLUTIONS)

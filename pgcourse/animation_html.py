@@ -3,11 +3,12 @@
 `Animation.to_jshtml()` draws every frame to a PNG before anything shows, silently (31 bars of
 notebook 01 or 250 CartPole frames of notebook 05 take seconds). `to_jshtml(anim, n_frames, desc)`
 makes the same HTML through the same `HTMLWriter`, and reports each rendered frame to a
-`pgcourse.progress` bar. No ffmpeg is needed.
+`pgcourse.progress` bar. No ffmpeg is needed. While grading, nothing is drawn (`placeholder_while_grading`).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -25,3 +26,12 @@ def to_jshtml(anim: animation.Animation, n_frames: int, desc: str | None = "rend
         writer = animation.HTMLWriter(fps=fps, embed_frames=True, default_mode=default_mode)
         anim.save(str(path), writer=writer, progress_callback=lambda i, n: bar.update())
         return path.read_text()
+
+
+def placeholder_while_grading(n_frames: int) -> str | None:
+    """While nbgrader runs the notebook (`NBGRADER_EXECUTION` set), the line to show instead of an
+    animation (no frame is drawn, like figures: `pgcourse.grading.course.GRADING_KERNEL_ARGS`);
+    otherwise None. Ask before building the animation: matplotlib warns about one never drawn."""
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return f"<p>(an animation of {n_frames} frames: not drawn while the notebook is graded)</p>"
+    return None

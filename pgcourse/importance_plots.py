@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import animation
 
 from pgcourse import importance as iw
-from pgcourse.animation_html import to_jshtml
+from pgcourse.animation_html import placeholder_while_grading, to_jshtml
 
 
 def bar_distribution(ax: plt.Axes, p: np.ndarray, f: np.ndarray | None = None, title: str = "") -> None:
@@ -42,6 +42,8 @@ def animate_categorical(thetas: Sequence[np.ndarray], f: np.ndarray, every: int 
     thetas = np.asarray(thetas)[::every]
     f = np.asarray(f, dtype=float)
     probs = iw.softmax(thetas)
+    if (placeholder := placeholder_while_grading(len(probs))) is not None:
+        return HTML(placeholder)
     K = probs.shape[1]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bars = ax.bar(range(K), probs[0], color="tab:blue", alpha=0.8)

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import nbformat
-
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 
@@ -30,6 +28,9 @@ class Exercise:
 
 
 def grader_cell_sources(notebook: str) -> dict[str, str]:
+    import nbformat  # here, not at the top: benchmarks/grading.py hands in mutants from a kernel, where
+    # importing nbformat (its jsonschema) costs 1.8 s that a real student's wrong answer never pays
+
     nb = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
     return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}

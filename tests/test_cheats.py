@@ -152,19 +152,32 @@ ROTATIONS = range(int(os.environ.get("PGCOURSE_CHEAT_ROTATIONS", "1")))
 
 @pytest.fixture(scope="module")
 def graded_cheats(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("cheats")
-    kinds = {}
-    for a in ASSIGNMENTS:
-        for j in ROTATIONS:
-            nb, kinds[f"cheater{j}", a] = _cheating_submission(a, rotation=j)
-            S.write(subs, f"cheater{j}", a, nb)
-    results = autograde.grade(subs, tmp_path_factory.mktemp("cheats_graded") / "run", log=lambda *_: None)
-    return {(r.student, r.assignment): r for r in results}, kinds, subs
+    """graded_cheats(assignment) -> ({(student, assignment): result}, kinds, submissions folder).
+
+    Each notebook's cheats are graded on first use in each test process, like the round trip in
+    tests/test_grading.py: the tests below are parametrized by the notebook, so `make test` keeps a
+    notebook's tests on one worker and grades each notebook once."""
+    runs = {}
+
+    def graded(assignment: str):
+        if assignment not in ASSIGNMENTS:
+            pytest.skip(f"{assignment} is not in PGCOURSE_GRADE_ONLY")
+        if assignment not in runs:
+            subs, kinds = tmp_path_factory.mktemp(f"cheats_{assignment}"), {}
+            for j in ROTATIONS:
+                nb, kinds[f"cheater{j}", assignment] = _cheating_submission(assignment, rotation=j)
+                S.write(subs, f"cheater{j}", assignment, nb)
+            results = autograde.grade(subs, tmp_path_factory.mktemp(f"cheats_graded_{assignment}") / "run",
+                                      log=lambda *_: None)
+            runs[assignment] = {(r.student, r.assignment): r for r in results}, kinds, subs
+        return runs[assignment]
+
+    return graded
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_autograder_scores_every_cheat_zero(graded_cheats, assignment):
-    results, kinds, _ = graded_cheats
+    results, kinds, _ = graded_cheats(assignment)
     for j in ROTATIONS:
         r = results[f"cheater{j}", assignment]
         assert not r.error, r.error
@@ -178,11 +191,9 @@ def test_autograder_scores_every_cheat_zero(graded_cheats, assignment):
         assert all(q.points is None for q in r.questions if q.status == "manual")
 
 
-def test_pgcourse_check_agrees_with_the_autograder(graded_cheats):
-    results, _, subs = graded_cheats
-    assignment = "04_reward_to_go"
-    if ("cheater0", assignment) not in results:
-        pytest.skip("notebook 04 is not in PGCOURSE_GRADE_ONLY")
+@pytest.mark.parametrize("assignment", [pytest.param("04_reward_to_go", id="04_reward_to_go")])  # 04's graded run
+def test_pgcourse_check_agrees_with_the_autograder(graded_cheats, assignment):
+    results, _, subs = graded_cheats(assignment)
     rows = {row.question: row for row in selfcheck.check(subs / "cheater0" / assignment / f"{assignment}.ipynb")}
     for q in results["cheater0", assignment].questions:
         assert rows[q.question].points == q.points, (q.question, rows[q.question], q)

@@ -178,8 +178,8 @@ def term(hub, released):
                                    str(hub.course_dir / "submitted"), "--workers", "1")
     clock("pgcourse grade --course: 3 submissions")
     # nbgrader's feedback step, from the term gradebook (late penalties included; the course's config
-    # keeps hidden tests out). --force: it replaces the pages `pgcourse grade` wrote, which lack the
-    # timestamp.txt that release_feedback needs.
+    # keeps hidden tests out). --force: it replaces the pages `pgcourse grade` wrote in each submission's
+    # scratch course, which knows no due date.
     nbgrader(hub, "generate_feedback", "--force", NB01)
     nbgrader(hub, "release_feedback", NB01)
     seen["grades"] = _export(hub)

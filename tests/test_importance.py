@@ -83,6 +83,12 @@ def test_animation_has_one_frame_per_kept_step_and_the_bars_move():
     assert len({image for _, image in frames}) == 3                 # each frame draws different bars
 
 
+def test_animation_is_not_drawn_while_grading(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    html = importance_plots.animate_categorical(np.zeros((7, 3)), np.array([1.0, 0.0, 0.0]), every=3).data
+    assert "data:image/png" not in html and "3 frames" in html and "not drawn" in html
+
+
 def test_gaussian_path_plot_draws_the_densities_and_the_objective():
     path, bump = np.linspace(0, 1, 5), np.cos
     fig = importance_plots.plot_gaussian_path(path, 1.0, bump, snapshots=3)
