@@ -4,6 +4,7 @@ VENV       ?= .venv
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 # The CPU build of torch: on Linux, PyPI's default torch wheel pulls gigabytes of CUDA packages.
+# `make setup TORCH_INDEX=` where pip already finds a CPU wheel (CI: a local wheel directory).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH       := torch==2.13.0
 
@@ -13,7 +14,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --retries 1 --timeout 15 --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH)"
+	$(BIN)/pip install --quiet --retries 1 --timeout 15 --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -121,14 +121,6 @@ def test_regrades_keep_manual_grades_comments_and_other_students(term, tmp_path,
     assert rows["bob"][NB01] == "8" and rows["bob"]["max_total"] == "10"
 
 
-def test_check_output_has_no_kernel_tcp_warning(tmp_path):
-    blank = S.write(tmp_path, "me", NB01, S.blank(NB01))
-    run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(blank)],
-                         capture_output=True, text=True, timeout=300)
-    assert "test_iw_gradient_estimate" in run.stdout
-    assert "without encryption" not in run.stdout + run.stderr
-
-
 def _schema(db: Path) -> tuple[list, list]:
     connection = sqlite3.connect(db)
     try:

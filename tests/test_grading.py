@@ -261,6 +261,7 @@ def test_check_command_reports_and_exits_nonzero(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
     assert "test_iw_gradient_estimate" in run.stdout and "not implemented yet" in run.stdout
+    assert "without encryption" not in run.stdout + run.stderr   # IPC kernels: no ipykernel TCP warning
     solved = S.write(tmp_path, "me2", NB01, S.solved(NB01))
     run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(solved)],
                          capture_output=True, text=True, timeout=300)
