@@ -215,9 +215,10 @@ def make_api(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> NbGraderAPI:
 def api_from_config(cfg: Config) -> NbGraderAPI:
     _ensure_tools_on_path()
     quiet_gradebook_warnings()
-    db_url = cfg.CourseDirectory.db_url
-    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
-        new_gradebook(Path(db_url.removeprefix("sqlite:///")))
+    db_url = cfg.CourseDirectory.get("db_url", "")
+    db_path = Path(str(db_url).removeprefix("sqlite:///"))
+    if str(db_url).startswith("sqlite:///") and db_path.parent.is_dir() and not db_path.exists():
+        new_gradebook(db_path)   # else nbgrader makes it, slowly, when it first opens the gradebook
     return NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
 
 
