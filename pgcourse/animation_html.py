@@ -1,6 +1,6 @@
 """Animations in a notebook: matplotlib's JavaScript player, with a progress bar while frames render.
 
-`Animation.to_jshtml()` draws every frame to a PNG before anything shows, silently (31 bars of
+`Animation.to_jshtml()` draws every frame to a PNG before anything shows, silently (31 frames of
 notebook 01 or 250 CartPole frames of notebook 05 take seconds). `to_jshtml(anim, n_frames, desc)`
 makes the same HTML through the same `HTMLWriter`, and reports each rendered frame to a
 `pgcourse.progress` bar. No ffmpeg is needed. While grading, nothing is drawn (`placeholder_while_grading`).
@@ -8,12 +8,12 @@ makes the same HTML through the same `HTMLWriter`, and reports each rendered fra
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 from matplotlib import animation
 
+from pgcourse.grading_run import is_grading
 from pgcourse.progress import progress_bar
 
 
@@ -32,6 +32,6 @@ def placeholder_while_grading(n_frames: int) -> str | None:
     """While nbgrader runs the notebook (`NBGRADER_EXECUTION` set), the line to show instead of an
     animation (no frame is drawn, like figures: `pgcourse.grading.course.GRADING_KERNEL_ARGS`);
     otherwise None. Ask before building the animation: matplotlib warns about one never drawn."""
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if is_grading():
         return f"<p>(an animation of {n_frames} frames: not drawn while the notebook is graded)</p>"
     return None

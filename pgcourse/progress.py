@@ -8,8 +8,9 @@ training function, shows nothing.
 
 from __future__ import annotations
 
-import os
 import sys
+
+from pgcourse.grading_run import is_grading
 
 
 class _NoBar:
@@ -37,7 +38,7 @@ def progress_bar(total: int, desc: str | None, unit: str = "step", unit_scale: b
     """A bar of `total` units labelled `desc` (a context manager, or call `.close()`), or a silent stand-in."""
     if desc is None:
         return _NoBar()
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if is_grading():
         from tqdm.std import tqdm
     else:
         from tqdm.auto import tqdm

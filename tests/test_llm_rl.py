@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from llm_helpers import assert_kv_cache_matches_full_forward
 from pgcourse.llm.data import EOS, PAD, encode_prompts, format_summary, make_dataset, response_mask
-from pgcourse.llm.lab import QUICK, LabConfig, lab_config, run_lab
+from pgcourse.llm.lab import GRADING_TABLE, QUICK, TABLE, LabConfig, lab_config, run_lab, table_config
 from pgcourse.llm.model import GPT, LMPolicy, generate, response_logits, token_log_probs
 from pgcourse.llm.reward_model import RewardGateError, RMReport, bradley_terry_loss, check_reward_gate
 from pgcourse.llm.rl import (kl_penalized_reward, reinforce_lm_loss, rloo_advantages,
@@ -152,6 +152,14 @@ def test_lab_config_is_quick_only_while_nbgrader_grades(monkeypatch):
     assert lab_config() == LabConfig()
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert lab_config() == QUICK and QUICK.n_test < LabConfig().n_test
+
+
+def test_table_config_is_the_grading_budget_only_while_nbgrader_grades(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert table_config() == TABLE
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert table_config() == GRADING_TABLE and GRADING_TABLE.extra_methods == TABLE.extra_methods
+    assert GRADING_TABLE.sft.steps < QUICK.sft.steps and GRADING_TABLE.model.n_layer < TABLE.model.n_layer
 
 
 def test_the_lab_gpt_is_an_lm_policy():

@@ -13,12 +13,13 @@ References: Stiennon et al. 2020; Ahmadian et al. 2024; Huang et al. 2024; Gao e
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+
+from pgcourse.grading_run import is_grading
 
 from .data import DataConfig, Post, PromptSet, decode_responses, make_dataset
 from .dpo import DPOConfig, train_dpo
@@ -81,12 +82,12 @@ GRADING_TABLE = LabConfig(
 
 def lab_config() -> LabConfig:
     """The full lab, or QUICK while nbgrader executes the notebook (NBGRADER_EXECUTION set)."""
-    return QUICK if os.environ.get("NBGRADER_EXECUTION") else LabConfig()
+    return QUICK if is_grading() else LabConfig()
 
 
 def table_config() -> LabConfig:
     """TABLE (all seven methods), or GRADING_TABLE while nbgrader executes the notebook."""
-    return GRADING_TABLE if os.environ.get("NBGRADER_EXECUTION") else TABLE
+    return GRADING_TABLE if is_grading() else TABLE
 
 
 @dataclass
