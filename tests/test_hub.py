@@ -346,7 +346,9 @@ def test_a_student_works_in_the_browser(hub, released):
             page.get_by_role("menuitem", name="Assignment List").click()
             fetch = page.get_by_role("button", name="Fetch", exact=True)
             fetch.click()
-            page.get_by_role("button", name=NB01).click()  # the downloaded assignment unfolds
+            # the downloaded assignment unfolds: click the list's link, since once the file browser has
+            # refreshed, the fetched folder is a second button with the same name
+            page.locator("a.assignment-notebooks-link", has_text=NB01).click()
             notebook_link = page.get_by_role("link", name=NB01, exact=True)
             expect(notebook_link).to_be_visible(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "hub_assignments.png"))
