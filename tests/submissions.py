@@ -8,7 +8,9 @@ dies, deleted or reordered cells, an edited test cell, a file that is not JSON.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -16,6 +18,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
+# The grading drill (tests/drill/): two NumPy exercises and a written answer, graded in about two seconds.
+# The tests of the grader itself (hostile submissions, Dask, the term's gradebook) grade it; each
+# course notebook's own grading is tested in tests/test_grading.py.
+DRILL = "99_grading_drill"
+DRILL_SOLUTIONS = ROOT / "tests" / "drill"
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -26,10 +33,29 @@ def grade_id(cell: nbformat.NotebookNode) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
+def solutions_dir(assignment: str) -> Path:
+    return DRILL_SOLUTIONS if assignment == DRILL else SOLUTIONS
+
+
+@functools.cache
+def _drill_release() -> str:
+    """The drill's student version, from nbgrader's generate_assignment as `pgcourse release` makes it."""
+    from pgcourse.grading.release import release
+    with tempfile.TemporaryDirectory() as tmp:
+        [path] = release([DRILL], DRILL_SOLUTIONS, Path(tmp))
+        return path.read_text()
+
+
+def _release(assignment: str) -> nbformat.NotebookNode:
+    if assignment == DRILL:
+        return nbformat.reads(_drill_release(), as_version=4)
+    return read(NOTEBOOKS / f"{assignment}.ipynb")
+
+
 def solved(assignment: str) -> nbformat.NotebookNode:
     """The release with every solution cell filled in from the instructor's notebook."""
-    student = read(NOTEBOOKS / f"{assignment}.ipynb")
-    answers = {grade_id(c): c.source for c in read(SOLUTIONS / f"{assignment}.ipynb").cells
+    student = _release(assignment)
+    answers = {grade_id(c): c.source for c in read(solutions_dir(assignment) / f"{assignment}.ipynb").cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     for cell in student.cells:
         if grade_id(cell) in answers:
@@ -38,7 +64,7 @@ def solved(assignment: str) -> nbformat.NotebookNode:
 
 
 def blank(assignment: str) -> nbformat.NotebookNode:
-    return read(NOTEBOOKS / f"{assignment}.ipynb")
+    return _release(assignment)
 
 
 def with_answer(nb: nbformat.NotebookNode, cell_id: str, source: str) -> nbformat.NotebookNode:

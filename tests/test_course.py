@@ -1,7 +1,8 @@
 """The term's course: `course init`, grading into one gradebook, regrades, exports, the report.
 
-Notebook 01 only (each grading run starts a kernel): two students graded from an inbox, then a
-late resubmission, then a regrade of what `nbgrader collect` would have left in submitted/.
+The grading drill (tests/drill/: two NumPy exercises and a written answer, a kernel that grades
+in seconds): two students graded from an inbox, then a late resubmission, then a regrade of what
+`nbgrader collect` would have left in submitted/.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from nbgrader.api import Gradebook
 import submissions as S
 from pgcourse.grading import autograde, course, exports
 
-NB01 = "01_importance_weighting"
-SIGN_FLIPPED = ("_right = iw_gradient_estimate\n"
-                "def iw_gradient_estimate(*args, **kwargs):\n    return -_right(*args, **kwargs)")
+NB = S.DRILL
+SIGN_FLIPPED = "_right = centred\ndef centred(*args, **kwargs):\n    return -_right(*args, **kwargs)"
 
 
 def _gradebook(root: Path) -> Gradebook:
@@ -35,10 +35,10 @@ def _points(results, student):
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     root = tmp_path_factory.mktemp("term") / "course"
-    added = course.init_course(root, S.SOLUTIONS, [NB01])
+    added = course.init_course(root, S.DRILL_SOLUTIONS, [NB])
     inbox = tmp_path_factory.mktemp("inbox")
-    S.write(inbox, "alice", NB01, S.solved(NB01))
-    S.write(inbox, "bob", NB01, S.appended_to(S.solved(NB01), "iw_gradient_estimate", SIGN_FLIPPED))
+    S.write(inbox, "alice", NB, S.solved(NB))
+    S.write(inbox, "bob", NB, S.appended_to(S.solved(NB), "centred", SIGN_FLIPPED))
     before = S.digest(inbox)
     results = autograde.grade_course(root, inbox, log=lambda *_: None)
     assert S.digest(inbox) == before, "grading modified the submissions"
@@ -47,58 +47,57 @@ def term(tmp_path_factory):
 
 def test_course_init_makes_a_standard_nbgrader_course(term):
     root, added, _ = term
-    assert added == [NB01]
-    for path in ("nbgrader_config.py", "gradebook.db", f"source/{NB01}/{NB01}.ipynb", f"release/{NB01}/{NB01}.ipynb"):
+    assert added == [NB]
+    for path in ("nbgrader_config.py", "gradebook.db", f"source/{NB}/{NB}.ipynb", f"release/{NB}/{NB}.ipynb"):
         assert (root / path).exists(), path
     # nbgrader's own command line reads the course from its config file
     run = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "db", "assignment", "list"],
                          cwd=root, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and NB01 in run.stdout + run.stderr, run.stderr
+    assert run.returncode == 0 and NB in run.stdout + run.stderr, run.stderr
     # running init again adds nothing and leaves the course as it is
-    assert course.init_course(root, S.SOLUTIONS, [NB01]) == []
+    assert course.init_course(root, S.DRILL_SOLUTIONS, [NB]) == []
 
 
 def test_grades_go_into_the_term_gradebook(term):
     root, _, results = term
-    assert _points(results, "alice") == {"test_iw_gradient_estimate": 4, "test_score_function_gradient_estimate": 4,
-                                         "how_does_p_move": None}
-    assert _points(results, "bob")["test_iw_gradient_estimate"] == 0
+    assert _points(results, "alice") == {"test_centred": 4, "test_unit": 4, "in_words": None}
+    assert _points(results, "bob")["test_centred"] == 0
     with _gradebook(root) as gb:
         assert sorted(s.id for s in gb.students) == ["alice", "bob"]
-        assert gb.find_submission(NB01, "alice").score == 8
+        assert gb.find_submission(NB, "alice").score == 8
     for student in ("alice", "bob"):
         for step in ("submitted", "autograded"):
-            assert (root / step / student / NB01 / f"{NB01}.ipynb").exists()
-        assert (root / "feedback" / student / NB01 / f"{NB01}.html").exists()
+            assert (root / step / student / NB / f"{NB}.ipynb").exists()
+        assert (root / "feedback" / student / NB / f"{NB}.html").exists()
 
 
 def test_class_report_names_the_mistake(term):
     root, _, _ = term
-    exports.write_all(root, root, [NB01])
-    rows = list(csv.DictReader(open(root / "reports" / NB01 / "report.csv")))
-    iw = [r for r in rows if r["question"] == "test_iw_gradient_estimate"]
-    assert iw[0]["failure"] == "Hint: right size, wrong sign. Check the sign of each term" and iw[0]["count"] == "1"
-    assert iw[0]["example_students"] == "bob" and float(iw[0]["share_passed"]) == 0.5
-    html = (root / "reports" / NB01 / "report.html").read_text()
+    exports.write_all(root, root, [NB])
+    rows = list(csv.DictReader(open(root / "reports" / NB / "report.csv")))
+    centred = [r for r in rows if r["question"] == "test_centred"]
+    assert centred[0]["failure"] == "Hint: right size, wrong sign. Check the sign of each term" and centred[0]["count"] == "1"
+    assert centred[0]["example_students"] == "bob" and float(centred[0]["share_passed"]) == 0.5
+    html = (root / "reports" / NB / "report.html").read_text()
     assert "right size, wrong sign" in html and "data:image/png;base64," in html
 
 
 def test_regrades_keep_manual_grades_comments_and_other_students(term, tmp_path, capsys):
     root, _, _ = term
     with _gradebook(root) as gb:  # an instructor grades alice's written answer in formgrader
-        grade = gb.find_grade("how_does_p_move", NB01, NB01, "alice")
+        grade = gb.find_grade("in_words", NB, NB, "alice")
         grade.manual_score = 2.0
-        comment = gb.find_comment("how_does_p_move", NB01, NB01, "alice")
+        comment = gb.find_comment("in_words", NB, NB, "alice")
         comment.manual_comment = "Clear and correct."
         gb.db.commit()
 
     late = tmp_path / "late"  # bob hands in a corrected notebook late, with nbgrader's timestamp
-    S.write(late, "bob", NB01, S.solved(NB01))
-    (late / "bob" / NB01 / "timestamp.txt").write_text("2030-01-02 03:04:05.000000 UTC")
+    S.write(late, "bob", NB, S.solved(NB))
+    (late / "bob" / NB / "timestamp.txt").write_text("2030-01-02 03:04:05.000000 UTC")
     results = autograde.grade_course(root, late, log=lambda *_: None, progress=True)
     assert "1/1" in capsys.readouterr().err, "no progress bar"
-    assert [r.student for r in results] == ["bob"] and _points(results, "bob")["test_iw_gradient_estimate"] == 4
-    assert list((root / "archive" / "bob" / NB01).iterdir()), "bob's first submission was not kept"
+    assert [r.student for r in results] == ["bob"] and _points(results, "bob")["test_centred"] == 4
+    assert list((root / "archive" / "bob" / NB).iterdir()), "bob's first submission was not kept"
 
     # grading what `nbgrader collect` leaves in submitted/, from the command line, gives the same scores
     run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "grade", "--course", str(root), str(root / "submitted"),
@@ -107,18 +106,18 @@ def test_regrades_keep_manual_grades_comments_and_other_students(term, tmp_path,
     assert "graded alice/" in run.stdout and "graded bob/" in run.stdout
     assert "without encryption" not in run.stdout + run.stderr
     rows = list(csv.DictReader(open(root / "question_grades.csv")))
-    assert {(r["student"], r["question"]): r["points"] for r in rows if r["question"] == "test_iw_gradient_estimate"} \
-        == {("alice", "test_iw_gradient_estimate"): "4.0", ("bob", "test_iw_gradient_estimate"): "4.0"}
+    assert {(r["student"], r["question"]): r["points"] for r in rows if r["question"] == "test_centred"} \
+        == {("alice", "test_centred"): "4.0", ("bob", "test_centred"): "4.0"}
     with _gradebook(root) as gb:
-        assert gb.find_grade("how_does_p_move", NB01, NB01, "alice").manual_score == 2.0
-        assert gb.find_comment("how_does_p_move", NB01, NB01, "alice").manual_comment == "Clear and correct."
-        assert gb.find_submission(NB01, "alice").score == 10
-        assert str(gb.find_submission(NB01, "bob").timestamp).startswith("2030-01-02 03:04:05")
+        assert gb.find_grade("in_words", NB, NB, "alice").manual_score == 2.0
+        assert gb.find_comment("in_words", NB, NB, "alice").manual_comment == "Clear and correct."
+        assert gb.find_submission(NB, "alice").score == 10
+        assert str(gb.find_submission(NB, "bob").timestamp).startswith("2030-01-02 03:04:05")
 
     exports.write_lms_csv(root, tmp_path / "lms.csv")
     rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "lms.csv"))}
-    assert rows["alice"][NB01] == "10" and rows["alice"]["total"] == "10"   # manual grade included
-    assert rows["bob"][NB01] == "8" and rows["bob"]["max_total"] == "10"
+    assert rows["alice"][NB] == "10" and rows["alice"]["total"] == "10"   # manual grade included
+    assert rows["bob"][NB] == "8" and rows["bob"]["max_total"] == "10"
 
 
 def _schema(db: Path) -> tuple[list, list]:

@@ -2,7 +2,7 @@
 
 For every notebook: the solutions get full autograded marks, the untouched release gets zero
 without crashing the grader, and a submission with one wrong function loses exactly that
-question's points. For notebook 01, also the submissions that break naive graders.
+question's points. On the grading drill (tests/drill/), the submissions that break naive graders.
 """
 
 from __future__ import annotations
@@ -191,29 +191,29 @@ def test_refuses_to_overwrite_an_earlier_run(round_trip, assignment, tmp_path):
         autograde.grade(tmp_path, out)
 
 
-# ---- submissions that break naive graders (notebook 01) ---------------------------------------
+# ---- submissions that break naive graders (the drill, tests/drill/) ----------------------------
 
-WRONG_SCORE = ("def score_function_gradient_estimate(theta, xs, f):\n"
-               "    return np.zeros(len(theta))")
+DRILL = S.DRILL
+WRONG_UNIT = "def unit(x):\n    return np.zeros(len(x))"
 
 
 @pytest.fixture(scope="module")
 def robust(tmp_path_factory):
-    """Submissions that break naive graders. A 15 s per-cell limit: notebook 01's slowest cell takes
-    about 3 s while grading, and the infinite loop holds a core until the limit."""
-    sol = S.solved(NB01)
+    """Submissions that break naive graders, on the grading drill (a kernel that grades in seconds).
+    A 5 s per-cell limit: the drill's cells take milliseconds, and the infinite loop holds a core
+    until the limit."""
+    sol = S.solved(DRILL)
     subs = tmp_path_factory.mktemp("robust")
-    S.write(subs, "infinite_loop", NB01, S.with_answer(sol, "score_function_gradient_estimate", "while True:\n    pass"))
-    S.write(subs, "kernel_dies", NB01, S.with_answer(sol, "score_function_gradient_estimate", "import os\nos._exit(1)"))
-    S.write(subs, "not_json", NB01, '{"cells": [ this is not JSON')
-    S.write(subs, "deleted_test", NB01, S.without_cell(S.with_answer(sol, "score_function_gradient_estimate", WRONG_SCORE),
-                                                       "test_score_function_gradient_estimate"))
-    S.write(subs, "edited_test", NB01, S.with_answer(S.with_answer(sol, "score_function_gradient_estimate", WRONG_SCORE),
-                                                     "test_score_function_gradient_estimate", "print('all good')"))
-    S.write(subs, "extra_cells", NB01, S.with_inserted_cell_before(sol, "test_iw_gradient_estimate", "x = 1\nprint(x)"))
-    S.write(subs, "renamed", NB01, sol, name=f"{NB01}-Copy1.ipynb")
+    S.write(subs, "infinite_loop", DRILL, S.with_answer(sol, "unit", "while True:\n    pass"))
+    S.write(subs, "kernel_dies", DRILL, S.with_answer(sol, "unit", "import os\nos._exit(1)"))
+    S.write(subs, "not_json", DRILL, '{"cells": [ this is not JSON')
+    S.write(subs, "deleted_test", DRILL, S.without_cell(S.with_answer(sol, "unit", WRONG_UNIT), "test_unit"))
+    S.write(subs, "edited_test", DRILL, S.with_answer(S.with_answer(sol, "unit", WRONG_UNIT),
+                                                      "test_unit", "print('all good')"))
+    S.write(subs, "extra_cells", DRILL, S.with_inserted_cell_before(sol, "test_centred", "x = 1\nprint(x)"))
+    S.write(subs, "renamed", DRILL, sol, name=f"{DRILL}-Copy1.ipynb")
     out = tmp_path_factory.mktemp("robust_graded") / "run"
-    return _by_student(autograde.grade(subs, out, timeout=15, log=lambda *_: None))
+    return _by_student(autograde.grade(subs, out, timeout=5, solutions_dir=S.DRILL_SOLUTIONS, log=lambda *_: None))
 
 
 def _points(r, question):
@@ -221,35 +221,35 @@ def _points(r, question):
 
 
 def test_infinite_loop_is_interrupted(robust):
-    r = robust["infinite_loop", NB01]
+    r = robust["infinite_loop", DRILL]
     assert not r.error
-    assert _points(r, "test_iw_gradient_estimate") == 4
-    assert _points(r, "test_score_function_gradient_estimate") == 0
+    assert _points(r, "test_centred") == 4
+    assert _points(r, "test_unit") == 0
 
 
 def test_dead_kernel_fails_only_that_submission(robust):
-    r = robust["kernel_dies", NB01]
+    r = robust["kernel_dies", DRILL]
     assert "kernel died" in r.error and r.points == 0
-    assert robust["renamed", NB01].points == 8
+    assert robust["renamed", DRILL].points == 8
 
 
 def test_invalid_json_is_reported(robust):
-    r = robust["not_json", NB01]
+    r = robust["not_json", DRILL]
     assert "not a valid notebook" in r.error and r.points == 0
-    assert {q.question for q in r.questions} >= {"test_iw_gradient_estimate", "test_score_function_gradient_estimate"}
+    assert {q.question for q in r.questions} >= {"test_centred", "test_unit"}
 
 
 def test_deleted_and_edited_test_cells_are_restored(robust):
     for student in ("deleted_test", "edited_test"):
-        r = robust[student, NB01]
+        r = robust[student, DRILL]
         assert not r.error
-        assert _points(r, "test_score_function_gradient_estimate") == 0, autograde.format_table([r])
-        assert _points(r, "test_iw_gradient_estimate") == 4
+        assert _points(r, "test_unit") == 0, autograde.format_table([r])
+        assert _points(r, "test_centred") == 4
 
 
 def test_inserted_cells_and_renamed_notebooks_are_graded(robust):
-    assert robust["extra_cells", NB01].points == 8
-    r = robust["renamed", NB01]
+    assert robust["extra_cells", DRILL].points == 8
+    r = robust["renamed", DRILL]
     assert "Copy1" in r.note and r.points == 8
 
 

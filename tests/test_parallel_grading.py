@@ -1,6 +1,6 @@
 """Parallel grading on a two-worker Dask LocalCluster (127.0.0.1 only, closed by the run).
 
-The same three notebook-01 submissions are graded one at a time in this process and on the
+The same three submissions of the grading drill (tests/drill/) are graded one at a time in this process and on the
 cluster; one of them kills the worker process grading it the first time it runs. The parallel
 run must give exactly the serial run's scores and record that submission once.
 """
@@ -17,9 +17,8 @@ from pgcourse.grading import autograde, course
 
 pytest.importorskip("distributed")
 
-NB01 = "01_importance_weighting"
-WRONG = ("_right = iw_gradient_estimate\n"
-         "def iw_gradient_estimate(*args, **kwargs):\n    return -_right(*args, **kwargs)")
+DRILL = S.DRILL
+WRONG = "_right = centred\ndef centred(*args, **kwargs):\n    return -_right(*args, **kwargs)"
 
 
 def _kills_its_worker_once(marker: Path) -> str:
@@ -41,10 +40,10 @@ def _scores(results):
 def inbox(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inbox")
     marker = tmp_path_factory.mktemp("marker") / "killed"
-    S.write(folder, "solved", NB01, S.solved(NB01))
-    S.write(folder, "wrong", NB01, S.appended_to(S.solved(NB01), "iw_gradient_estimate", WRONG))
-    S.write(folder, "killer", NB01, S.with_inserted_cell_before(S.solved(NB01), "test_iw_gradient_estimate",
-                                                                _kills_its_worker_once(marker)))
+    S.write(folder, "solved", DRILL, S.solved(DRILL))
+    S.write(folder, "wrong", DRILL, S.appended_to(S.solved(DRILL), "centred", WRONG))
+    S.write(folder, "killer", DRILL, S.with_inserted_cell_before(S.solved(DRILL), "test_centred",
+                                                                 _kills_its_worker_once(marker)))
     return folder, marker
 
 
@@ -52,7 +51,7 @@ def test_two_workers_give_the_serial_scores_and_survive_a_killed_worker(inbox, t
     folder, marker = inbox
     serial_root, parallel_root = tmp_path / "serial", tmp_path / "parallel"
     for root in (serial_root, parallel_root):
-        course.init_course(root, S.SOLUTIONS, [NB01])
+        course.init_course(root, S.DRILL_SOLUTIONS, [DRILL])
     serial = autograde.grade_course(serial_root, folder, workers=1, log=lambda *_: None)
     assert not marker.exists(), "the killer cell ran outside a grading worker"
     marker.unlink(missing_ok=True)
@@ -66,4 +65,4 @@ def test_two_workers_give_the_serial_scores_and_survive_a_killed_worker(inbox, t
     assert killer.points == 8
     assert sum(line.startswith("graded killer/") for line in lines) == 1
     with Gradebook(course.config(parallel_root).CourseDirectory.db_url, course.COURSE_ID) as gb:
-        assert sorted(s.student.id for s in gb.find_assignment(NB01).submissions) == ["killer", "solved", "wrong"]
+        assert sorted(s.student.id for s in gb.find_assignment(DRILL).submissions) == ["killer", "solved", "wrong"]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
-import torch
 
 from pgcourse.checks.integrity import LibraryAnswerUsed, Watch
+
+if TYPE_CHECKING:   # torch is imported where a check needs it: checks of NumPy answers run without it
+    import torch
 
 # A known mistake: a description and the value such a mistake would produce.
 Mistake = tuple[str, Any]
@@ -47,6 +49,8 @@ def quiet() -> Iterator[None]:
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """Tiny tensors: one torch thread is faster and reproducible; the previous count is restored."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -111,6 +115,8 @@ class Check:
 
     def expect_tensor(self, case: str, out: Any, shape: tuple[int, ...]) -> torch.Tensor:
         """`out` must be a torch tensor of `shape` (training loops need tensors, not floats)."""
+        import torch
+
         if not isinstance(out, torch.Tensor):
             self.fail(case, f"expected a torch tensor of shape {tuple(shape)}, got {type(out).__name__}: stay in "
                             "torch (no .item(), no NumPy), the training loop needs tensors.")
