@@ -13,8 +13,8 @@ TORCH       := torch==2.13.0
 setup: $(STAMP)
 
 # torch with pip (it finds the CPU wheel where pip's own configuration says); everything else with
-# uv, which installs the ~200 packages in well under a minute where pip takes two and a half (pip
-# again if uv cannot be had). --compile-bytecode: the .pyc files pip would have written.
+# uv, which installs the ~200 packages in under a minute where pip takes two and a half (pip again
+# if uv cannot be had). --compile-bytecode: the .pyc files pip would have written.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --retries 1 --timeout 15 --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)"

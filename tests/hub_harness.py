@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -199,11 +200,14 @@ c.JupyterHub.load_roles = [{{"name": "pgcourse-test", "services": ["pgcourse-tes
         """Stop every server (the hub itself leaves them running: cleanup_servers = False)."""
         if self.process is None or self.process.poll() is not None:
             return
-        for name in self.created_users:
-            try:
+
+        def delete(name: str) -> None:
+            try:   # the hub answers once the server has stopped (seconds): stop them all at once
                 self.api("DELETE", f"/users/{name}/server")
             except requests.RequestException:
                 pass  # none running
+        with ThreadPoolExecutor(max_workers=len(self.created_users) or 1) as pool:
+            list(pool.map(delete, self.created_users))
         for name in self.created_users:
             try:
                 wait_for(lambda: not self.api("GET", f"/users/{name}").json()["servers"], 60,

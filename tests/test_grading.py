@@ -256,11 +256,12 @@ def test_inserted_cells_and_renamed_notebooks_are_graded(robust):
 # ---- the student's self-check ---------------------------------------------------------------
 
 def test_check_command_reports_and_exits_nonzero(tmp_path):
-    blank = S.write(tmp_path, "me", NB01, S.blank(NB01))
+    """The blank drill (a kernel that runs in a second), then notebook 01 solved."""
+    blank = S.write(tmp_path, "me", DRILL, S.blank(DRILL))
     run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(blank)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
-    assert "test_iw_gradient_estimate" in run.stdout and "not implemented yet" in run.stdout
+    assert "test_centred" in run.stdout and "not implemented yet" in run.stdout
     assert "without encryption" not in run.stdout + run.stderr   # IPC kernels: no ipykernel TCP warning
     solved = S.write(tmp_path, "me2", NB01, S.solved(NB01))
     run = subprocess.run([sys.executable, "-m", "pgcourse.cli", "check", str(solved)],
