@@ -200,7 +200,7 @@ WRONG_UNIT = "def unit(x):\n    return np.zeros(len(x))"
 @pytest.fixture(scope="module")
 def robust(tmp_path_factory):
     """Submissions that break naive graders, on the grading drill (a kernel that grades in seconds).
-    A 5 s per-cell limit: the drill's cells take milliseconds, and the infinite loop holds a core
+    A 5 s per-cell limit: the drill's cells take well under a second, and the infinite loop holds a core
     until the limit."""
     sol = S.solved(DRILL)
     subs = tmp_path_factory.mktemp("robust")

@@ -158,8 +158,7 @@ def test_table_config_is_the_grading_budget_only_while_nbgrader_grades(monkeypat
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     assert table_config() == TABLE
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert table_config() == GRADING_TABLE and GRADING_TABLE.extra_methods == TABLE.extra_methods
-    assert GRADING_TABLE.sft.steps < QUICK.sft.steps and GRADING_TABLE.model.n_layer < TABLE.model.n_layer
+    assert table_config() == GRADING_TABLE
 
 
 def test_the_lab_gpt_is_an_lm_policy():
