@@ -22,13 +22,16 @@ WRONG = "_right = centred\ndef centred(*args, **kwargs):\n    return -_right(*ar
 
 
 def _kills_its_worker_once(marker: Path) -> str:
-    """Notebook code: if the kernel's parent is a Dask worker process (started by multiprocessing,
-    never this test's own process), kill it, once."""
+    """Notebook code: if one of the kernel's ancestors is a Dask worker process (started by
+    multiprocessing, never this test's own process), kill it, once. (The kernel's parent is the
+    worker's kernel fork server, `pgcourse.grading.kernel_forkserver`, or the worker itself.)"""
     return (f"import os, pathlib, signal\nmarker = pathlib.Path({str(marker)!r})\n"
-            "parent = pathlib.Path(f'/proc/{os.getppid()}/cmdline').read_bytes()\n"
-            "if b'multiprocessing' in parent and not marker.exists():\n"
-            "    marker.write_text(str(os.getppid()))\n"
-            "    os.kill(os.getppid(), signal.SIGKILL)")
+            "pid = os.getppid()\n"
+            "while pid > 1 and b'multiprocessing' not in pathlib.Path(f'/proc/{pid}/cmdline').read_bytes():\n"
+            "    pid = int(pathlib.Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1])\n"
+            "if pid > 1 and not marker.exists():\n"
+            "    marker.write_text(str(pid))\n"
+            "    os.kill(pid, signal.SIGKILL)")
 
 
 def _scores(results):

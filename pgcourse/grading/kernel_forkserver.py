@@ -1,0 +1,212 @@
+"""Grading kernels forked from a process that has already imported the heavy libraries.
+
+Every graded notebook starts a fresh kernel, and a fresh kernel spends most of its first seconds
+importing: torch about 2 s, `torch._dynamo` (pulled in by the first `torch.optim` step) about
+1.5 s, matplotlib 0.7 s, IPython and ipykernel 0.5 s. Those are the same seconds for every one of a
+class's submissions. A fork server pays them once per grading process: it imports `PREIMPORTED`,
+then forks one child per kernel. Each child is a new process, so nothing a student's code does
+reaches another submission; it starts with those modules in `sys.modules` (names a notebook has
+not imported are still undefined in it) and runs `ipykernel_launcher` exactly as the kernel
+spec's command would. Voilà's "preheated kernels" and Enterprise Gateway's kernel pools do the same.
+
+    server = ForkServer(env)                 started with the kernels' environment
+    server.serves(env)                       whether a kernel with this environment may be forked from it
+    pid = server.launch(argv, cwd, env)      argv: the kernel command after `python -m ipykernel_launcher`
+    server.returncode(pid)                   None while the kernel runs
+    server.close()                           kills the kernels still running, stops the server
+
+The server is this module run as a script. It reads one JSON request per line from a socket and
+answers one line; it reaps its children (SIGCHLD) and keeps their exit statuses, since the grading
+process is not their parent and cannot `waitpid` them. It exits, killing its kernels, when the
+grading process closes the socket or dies. Only the standard library is imported here: the grading
+side (`pgcourse.grading.forked_kernels`) plugs this into jupyter_client.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+
+# What a grading kernel imports anyway, slowest first (seconds measured on CI's machine class).
+PREIMPORTED = ("torch", "torch._dynamo", "matplotlib.pyplot", "matplotlib_inline.backend_inline", "numpy",
+               "IPython", "ipykernel.kernelapp")
+START_TIMEOUT_S = 120
+# Variables that differ between kernels of one grading process and that no module in PREIMPORTED
+# reads while it is imported; the child gets the launch's own values. Any other difference needs
+# a server started with that environment.
+PER_KERNEL_ENV = ("JPY_PARENT_PID", "JPY_SESSION_NAME", "PYTEST_CURRENT_TEST")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+class ForkServerError(RuntimeError):
+    pass
+
+
+class ForkServer:
+    """A fork server (a child of this process) and the socket to it."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = shared_env(env)
+        ours, theirs = socket.socketpair()
+        self._lock = threading.Lock()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", f"from pgcourse.grading.kernel_forkserver import serve; serve({theirs.fileno()})"],
+            env=env, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        ours.settimeout(START_TIMEOUT_S)
+        self._socket = ours
+        self._file = ours.makefile("rwb")
+        ready = self._call()   # the server answers once it has imported PREIMPORTED
+        self.pid, self.preimported = self._process.pid, ready["preimported"]
+        ours.settimeout(None)
+
+    def _call(self, **request) -> dict:
+        with self._lock:
+            try:
+                if request:
+                    self._file.write(json.dumps(request).encode() + b"\n")
+                    self._file.flush()
+                line = self._file.readline()
+            except OSError as err:
+                raise ForkServerError(f"the kernel fork server stopped ({err})") from None
+        if not line:
+            raise ForkServerError(f"the kernel fork server exited (status {self._process.poll()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise ForkServerError(reply["error"])
+        return reply
+
+    def serves(self, env: dict[str, str]) -> bool:
+        return self._process.poll() is None and shared_env(env) == self.env
+
+    def launch(self, argv: list[str], cwd: str, env: dict[str, str]) -> int:
+        """Fork a kernel running `python -m ipykernel_launcher ARGV` in `cwd` with `env`; its pid (its own session)."""
+        if not self.serves(env):
+            raise ForkServerError("this fork server was started with another environment")
+        return self._call(launch=list(argv), cwd=str(cwd), env=dict(env))["pid"]
+
+    def returncode(self, pid: int) -> int | None:
+        """The kernel's exit status, None while it runs (negative: killed by that signal, as Popen says)."""
+        return self._call(poll=pid)["returncode"]
+
+    def close(self) -> None:
+        try:
+            self._socket.close()
+            self._file.close()
+        except OSError:
+            pass
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def shared_env(env: dict[str, str]) -> dict[str, str]:
+    """The part of a kernel's environment that its fork server must have been started with."""
+    return {k: v for k, v in env.items() if k not in PER_KERNEL_ENV}
+
+
+def _run_kernel(argv: list[str], cwd: str, env: dict[str, str]) -> None:
+    """In the forked child: become the kernel (never returns)."""
+    code = 1
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = ["ipykernel_launcher", *argv]
+        # A fresh interpreter seeds these from the OS; forked children would all share the server's.
+        import random
+        random.seed()
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        from ipykernel import kernelapp
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            atexit._run_exitfuncs()   # the kernel's own clean-up (ipc socket files, history)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(fd: int) -> None:
+    """The server's main loop (run by ForkServer in a new process)."""
+    conn = socket.socket(fileno=fd)
+    channel = conn.makefile("rwb")
+    if sys.path and sys.path[0] in ("", os.getcwd()):   # as ipykernel_launcher does; IPython adds it back
+        del sys.path[0]
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)   # what ipykernel sets before matplotlib is imported
+    running: set[int] = set()
+    exited: dict[int, int] = {}
+
+    def reap(*_) -> None:
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            running.discard(pid)
+            exited[pid] = os.waitstatus_to_exitcode(wait_status)
+
+    def reply(**message) -> None:
+        channel.write(json.dumps(message).encode() + b"\n")
+        channel.flush()
+
+    try:
+        for name in PREIMPORTED:
+            __import__(name)
+    except Exception as err:
+        reply(error=f"cannot import {name}: {type(err).__name__}: {err}")
+        return
+    if threading.active_count() != 1:   # fork copies only the calling thread: refuse rather than break
+        reply(error=f"threads started while importing: {[t.name for t in threading.enumerate()]}")
+        return
+    signal.signal(signal.SIGCHLD, reap)
+    reply(preimported=list(PREIMPORTED))
+    try:
+        for line in channel:
+            request = json.loads(line)
+            if "poll" in request:
+                reap()
+                pid = request["poll"]
+                known = pid in running or pid in exited
+                reply(returncode=exited.get(pid) if known else -1)
+                continue
+            ready_r, ready_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()   # its own process group: an interrupt or a kill reaches the kernel and its children only
+                os.close(ready_r)
+                os.close(ready_w)
+                conn.close()
+                channel.close()
+                _run_kernel(request["launch"], request["cwd"], request["env"])
+            os.close(ready_w)
+            os.read(ready_r, 1)   # returns once the child has its own session (then its pgid is its pid)
+            os.close(ready_r)
+            running.add(pid)
+            reply(pid=pid)
+    finally:   # the grading process closed the socket or died: its kernels have no one to talk to
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
