@@ -77,7 +77,7 @@ def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Config:
     # nbgrader's own per-cell limit (ExecutePreprocessor.timeout has no effect here).
     c.Execute.timeout = timeout
     c.Execute.extra_arguments = list(GRADING_KERNEL_ARGS)
-    # Kernels forked from a server that has imported torch and matplotlib once (about 4-6 s saved per notebook).
+    # Kernels forked from a server that has imported torch, matplotlib and ipykernel once (kernel_forkserver).
     c.Autograde.autograde_preprocessors = forked_kernels.autograde_preprocessors()
     # Restore test cells that a student deleted, instead of silently dropping their points.
     c.OverwriteCells.add_missing_cells = True
@@ -109,6 +109,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from pgcourse.grading.feedback import StripHiddenTests
+from pgcourse.grading.forked_kernels import autograde_preprocessors
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -118,6 +119,9 @@ c.Execute.timeout = {timeout}
 # While grading, figures are not drawn ("<Figure size …>" instead): no check reads them, and the
 # short grading runs make them meaningless. Students see every figure in their own notebook.
 c.Execute.extra_arguments = {kernel_args!r}
+# Kernels are forked from a server that has imported torch, matplotlib and ipykernel once per
+# grading process (pgcourse.grading.kernel_forkserver); PGCOURSE_FORKED_KERNELS=0 turns it off.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # Restore test cells that a student deleted, instead of silently dropping their points.
 c.OverwriteCells.add_missing_cells = True
 # Feedback must not show the hidden tests (nbgrader issue 917).

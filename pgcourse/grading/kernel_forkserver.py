@@ -41,7 +41,7 @@ START_TIMEOUT_S = 120
 # Variables that differ between kernels of one grading process and that no module in PREIMPORTED
 # reads while it is imported; the child gets the launch's own values. Any other difference needs
 # a server started with that environment.
-PER_KERNEL_ENV = ("JPY_PARENT_PID", "JPY_SESSION_NAME", "PYTEST_CURRENT_TEST")
+PER_KERNEL_ENV = ("JPY_PARENT_PID", "JPY_SESSION_NAME", "PYTEST_CURRENT_TEST", "PGCOURSE_FORKED_KERNELS")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -74,7 +74,7 @@ class ForkServer:
                     self._file.write(json.dumps(request).encode() + b"\n")
                     self._file.flush()
                 line = self._file.readline()
-            except OSError as err:
+            except (OSError, ValueError) as err:   # ValueError: the socket was closed by close()
                 raise ForkServerError(f"the kernel fork server stopped ({err})") from None
         if not line:
             raise ForkServerError(f"the kernel fork server exited (status {self._process.poll()})")
