@@ -44,8 +44,10 @@ def close_server() -> None:
 
 
 def forkable(cmd: list[str], kwargs: dict[str, Any]) -> bool:
-    """Whether this launch is one the fork server can make: an IPython kernel of this Python, plain streams."""
-    return (os.environ.get(SWITCH, "1") != "0" and len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
+    """Whether the fork server can make this launch: on Linux (fork is unsafe on macOS and absent on
+    Windows), an IPython kernel of this Python, with the streams not redirected."""
+    return (sys.platform.startswith("linux") and os.environ.get(SWITCH, "1") != "0"
+            and len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
             and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
             and not kwargs.get("independent")
             and all(kwargs.get(stream) is None for stream in ("stdin", "stdout", "stderr")))

@@ -1,13 +1,15 @@
 """Grading kernels forked from a process that has already imported the heavy libraries.
 
 Every graded notebook starts a fresh kernel, and a fresh kernel spends most of its first seconds
-importing: torch about 2 s, `torch._dynamo` (pulled in by the first `torch.optim` step) about
-1.5 s, matplotlib 0.7 s, IPython and ipykernel 0.5 s. Those are the same seconds for every one of a
-class's submissions. A fork server pays them once per grading process: it imports `PREIMPORTED`,
-then forks one child per kernel. Each child is a new process, so nothing a student's code does
-reaches another submission; it starts with those modules in `sys.modules` (names a notebook has
-not imported are still undefined in it) and runs `ipykernel_launcher` exactly as the kernel
-spec's command would. Voilà's "preheated kernels" and Enterprise Gateway's kernel pools do the same.
+importing (measured on this project's 2-core machines): torch 1.6–3 s, `torch._dynamo` (pulled
+in by the first `torch.optim` step) 1.5–3 s, matplotlib 0.7 s, IPython and ipykernel 0.5 s. Those
+are the same seconds for every one of a class's submissions. A fork server pays them once per
+grading process: it imports `PREIMPORTED`, then forks one child per kernel. Each child is a new
+process, so nothing a student's code does reaches another submission; it starts with those
+modules in `sys.modules` (names a notebook has not imported are still undefined in it) and runs
+`ipykernel_launcher` exactly as the kernel spec's command would. This is the pattern of the
+standard library's multiprocessing "forkserver" start method, applied to Jupyter kernels (Linux
+only: `forked_kernels.forkable`).
 
     server = ForkServer(env)                 started with the kernels' environment
     server.serves(env)                       whether a kernel with this environment may be forked from it
@@ -15,8 +17,8 @@ spec's command would. Voilà's "preheated kernels" and Enterprise Gateway's kern
     server.returncode(pid)                   None while the kernel runs
     server.close()                           kills the kernels still running, stops the server
 
-The server is this module run as a script. It reads one JSON request per line from a socket and
-answers one line; it reaps its children (SIGCHLD) and keeps their exit statuses, since the grading
+The server is `serve()` in a new Python process. It reads one JSON request per line from a private
+socket pair (no path another user could connect to) and answers one line; it reaps its children (SIGCHLD) and keeps their exit statuses, since the grading
 process is not their parent and cannot `waitpid` them. It exits, killing its kernels, when the
 grading process closes the socket or dies. Only the standard library is imported here: the grading
 side (`pgcourse.grading.forked_kernels`) plugs this into jupyter_client.
@@ -34,7 +36,7 @@ import sys
 import threading
 import traceback
 
-# What a grading kernel imports anyway, slowest first (seconds measured on CI's machine class).
+# What a grading kernel of this course imports anyway, slowest first.
 PREIMPORTED = ("torch", "torch._dynamo", "matplotlib.pyplot", "matplotlib_inline.backend_inline", "numpy",
                "IPython", "ipykernel.kernelapp")
 START_TIMEOUT_S = 120
@@ -63,7 +65,12 @@ class ForkServer:
         ours.settimeout(START_TIMEOUT_S)
         self._socket = ours
         self._file = ours.makefile("rwb")
-        ready = self._call()   # the server answers once it has imported PREIMPORTED
+        try:
+            ready = self._call()   # the server answers once it has imported PREIMPORTED
+        except ForkServerError:
+            self._process.kill()
+            self._process.wait()
+            raise
         self.pid, self.preimported = self._process.pid, ready["preimported"]
         ours.settimeout(None)
 
@@ -74,7 +81,7 @@ class ForkServer:
                     self._file.write(json.dumps(request).encode() + b"\n")
                     self._file.flush()
                 line = self._file.readline()
-            except (OSError, ValueError) as err:   # ValueError: the socket was closed by close()
+            except (OSError, ValueError) as err:   # a timeout; ValueError: the socket was closed by close()
                 raise ForkServerError(f"the kernel fork server stopped ({err})") from None
         if not line:
             raise ForkServerError(f"the kernel fork server exited (status {self._process.poll()})")
@@ -189,9 +196,12 @@ def serve(fd: int) -> None:
                 reply(returncode=exited.get(pid) if known else -1)
                 continue
             ready_r, ready_w = os.pipe()
+            # no reaping until the child is in `running`: its exit status cannot be lost or be another's
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             pid = os.fork()
             if pid == 0:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
                 os.setsid()   # its own process group: an interrupt or a kill reaches the kernel and its children only
                 os.close(ready_r)
                 os.close(ready_w)
@@ -201,7 +211,9 @@ def serve(fd: int) -> None:
             os.close(ready_w)
             os.read(ready_r, 1)   # returns once the child has its own session (then its pgid is its pid)
             os.close(ready_r)
+            exited.pop(pid, None)   # a pid the system reused
             running.add(pid)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             reply(pid=pid)
     finally:   # the grading process closed the socket or died: its kernels have no one to talk to
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
