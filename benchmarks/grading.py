@@ -7,7 +7,8 @@ notebook, the blank release, or a wrong answer taken from the mutation suite (te
 in turn. Grades it into a fresh course with `--workers 1` and into another with `--workers 2`
 (a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
 identical scores, and last one JSON line. `--profile` also runs each solved notebook once as the
-autograder does and prints where its seconds go (kernel start, the slowest cells).
+autograder does (in a kernel from the fork server: the first notebook's kernel start includes the
+server's) and prints where its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
 speedup ≥ 1.7× with two workers, identical scores.
 """
@@ -80,6 +81,8 @@ def profile(assignment: str, timeout: int) -> dict:
     from nbclient import NotebookClient
     from traitlets.config import Config
 
+    from pgcourse.grading.forked_kernels import ForkedKernelManager
+
     nb = S.solved(assignment)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,6 +90,7 @@ def profile(assignment: str, timeout: int) -> dict:
         course.quiet_kernels(cfg, Path(tmp))
         start = time.perf_counter()
         client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, kernel_name="python3",
+                                kernel_manager_class=ForkedKernelManager,   # as ForkedExecute starts it
                                 record_timing=True, extra_arguments=list(course.GRADING_KERNEL_ARGS),
                                 resources={"metadata": {"path": tmp}})
         with client.setup_kernel():
