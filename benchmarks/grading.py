@@ -6,7 +6,8 @@ Builds a synthetic class over the seven notebooks: student i hands in, per noteb
 notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
 in turn. Grades it into a fresh course with `--workers 1` and into another with `--workers 2`
 (a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
-identical scores, and last one JSON line. `--profile` also runs each solved notebook once as the
+identical scores, and last one JSON line (with the machine's busy CPU seconds during each run: on
+a shared machine whose speed drifts, they tell parallel overhead from a slower machine). `--profile` also runs each solved notebook once as the
 autograder does (in a kernel from the fork server: the first notebook's kernel start includes the
 server's) and prints where its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
@@ -65,11 +66,18 @@ def synthetic_class(folder: Path, students: int, assignments: list[str]) -> None
             S.write(folder, f"student{i:03d}", assignment, nb)
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds this machine has spent busy since boot, all processes (Linux's /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")   # minus idle and iowait
+
+
 def _grade(folder: Path, root: Path, assignments: list[str], workers: int):
+    """The results, the wall seconds, and the CPU seconds the machine was busy meanwhile."""
     course.init_course(root, S.SOLUTIONS, assignments)
-    start = time.perf_counter()
+    start, busy = time.perf_counter(), _busy_cpu_s()
     results = autograde.grade_course(root, folder, workers=workers, log=lambda *_: None)
-    return results, time.perf_counter() - start
+    return results, time.perf_counter() - start, _busy_cpu_s() - busy
 
 
 def _scores(results):
@@ -130,8 +138,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "class"
         synthetic_class(folder, args.students, assignments)
-        serial, serial_s = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
-        parallel, parallel_s = _grade(folder, Path(tmp) / "parallel", assignments, workers=2)
+        serial, serial_s, serial_cpu = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
+        parallel, parallel_s, parallel_cpu = _grade(folder, Path(tmp) / "parallel", assignments, workers=2)
         if args.keep:
             shutil.copytree(Path(tmp) / "serial", args.keep)
             for label, path in exports.write_all(args.keep, args.keep, assignments):
@@ -145,6 +153,10 @@ def main() -> None:
         "seconds_per_student_1_worker": round(serial_s / args.students, 1),
         "seconds_per_student_2_workers": round(parallel_s / args.students, 1),
         "speedup": round(serial_s / parallel_s, 2), "identical_scores": identical,
+        # the machine's busy CPU seconds and cores in use during each run: equal CPU seconds with fewer
+        # wall seconds is parallel work; more CPU seconds is overhead (or another process, or a slower machine)
+        "busy_cpu_s_1_worker": round(serial_cpu), "busy_cpu_s_2_workers": round(parallel_cpu),
+        "cores_busy_1_worker": round(serial_cpu / serial_s, 2), "cores_busy_2_workers": round(parallel_cpu / parallel_s, 2),
         "errors": sum(bool(r.error) for r in serial), "cpus": os.cpu_count()}))
 
 
