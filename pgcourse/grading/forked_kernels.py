@@ -18,6 +18,7 @@ import atexit
 import os
 import pathlib
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -89,13 +90,16 @@ class ForkedProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"kernel {self.pid} still running after {timeout} s")
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
             time.sleep(0.02)
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, signum)
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:   # it exited meanwhile (Popen.send_signal ignores this too)
+                pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
