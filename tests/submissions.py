@@ -18,7 +18,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
-# The grading drill (tests/drill/): two NumPy exercises and a written answer, graded in about three seconds.
+# The grading drill (tests/drill/): two NumPy exercises and a written answer, graded in 1–3 s.
 # The tests of the grader itself (hostile submissions, Dask, the term's gradebook) grade it; each
 # course notebook's own grading is tested in tests/test_grading.py.
 DRILL = "99_grading_drill"
