@@ -66,12 +66,12 @@ class ForkServer:
         self._socket = ours
         self._file = ours.makefile("rwb")
         try:
-            ready = self._call()   # the server answers once it has imported PREIMPORTED
+            self._call()   # the server answers once it has imported PREIMPORTED
         except ForkServerError:
             self._process.kill()
             self._process.wait()
             raise
-        self.pid, self.preimported = self._process.pid, ready["preimported"]
+        self.pid = self._process.pid
         ours.settimeout(None)
 
     def _call(self, **request) -> dict:
