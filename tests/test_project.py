@@ -119,3 +119,32 @@ def test_work_units_keep_what_must_run_together_on_one_worker():
         work_unit("tests/test_grading.py::test_check_command_reports_and_exits_nonzero") != \
         work_unit("tests/test_mdp.py::test_two_state_hand_values")
     assert work_unit("tests/test_x.py::test_y[a[1]]") == "tests/test_x.py[a[1]]"
+
+
+def _excluded_requirements() -> list[str]:
+    lines = (ROOT / "excluded-requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_make_setup_leaves_out_the_excluded_requirements():
+    """rfc3987-syntax costs every process that imports nbformat 2.2-2.5 s (excluded-requirements.txt):
+    `make setup` leaves it out whichever installer ran, and so does the hub's setup_class.py."""
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    assert _excluded_requirements() == ["rfc3987-syntax"]
+    setup = "\n".join(_make_recipe("$(STAMP)"))
+    assert "--excludes excluded-requirements.txt" in setup and "uninstall -qq --yes -r excluded-requirements.txt" in setup
+    assert '"excluded-requirements.txt"' in (ROOT / "deploy" / "jupyterhub" / "setup_class.py").read_text()
+    assert "uninstall -qq --yes -r /opt/pgcourse/excluded-requirements.txt" in \
+        (ROOT / "deploy" / "kubernetes" / "Dockerfile").read_text()
+    if not (Path(sys.prefix) == ROOT / ".venv" and (ROOT / ".venv" / ".installed").exists()):
+        pytest.skip("this Python's environment was not built by `make setup`")
+    for name in _excluded_requirements():
+        with pytest.raises(importlib.metadata.PackageNotFoundError):
+            importlib.metadata.version(name)
+    loaded = subprocess.run([sys.executable, "-c", "import sys, nbgrader.apps, nbformat.validator; "
+                             "print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))"],
+                            capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

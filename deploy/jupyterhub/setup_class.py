@@ -8,7 +8,8 @@ Run it as root, with the Python of the single-user environment (the one whose
 It is idempotent: run it again to add students.
 
 1. installs the course package with its pinned dependencies and the `hub` and `grading` extras into that
-   environment (`--no-install` skips this, e.g. in a development checkout);
+   environment, less what excluded-requirements.txt names (`--no-install` skips this, e.g. in a
+   development checkout);
 2. copies `config/` to the system-wide Jupyter config directory (`--config-dir`, /etc/jupyter)
    and writes `pgcourse_class.json` there: nbgrader's settings, the lab settings for a class (no
    "Would you like to get notified about official Jupyter news?" prompt), and one directory per
@@ -66,7 +67,11 @@ def as_user(user: pwd.struct_passwd, cmd: list[str], cwd: Path, env: dict[str, s
 
 
 def install(python: str) -> None:
+    """pgcourse and its pins; then out with what excluded-requirements.txt names (rfc3987-syntax:
+    2.2-2.5 s more for every student's server start and every nbgrader command)."""
     subprocess.run([python, "-m", "pip", "install", "--quiet", f"{PROJECT}[hub,grading]"], check=True)
+    subprocess.run([python, "-m", "pip", "uninstall", "-qq", "--yes", "-r",
+                    str(PROJECT / "excluded-requirements.txt")], check=True)
 
 
 def write_config(config_dir: Path, klass: dict) -> Path:
