@@ -243,9 +243,11 @@ c.JupyterHub.load_roles = [{{"name": "pgcourse-test", "services": ["pgcourse-tes
         return r
 
     def spawn(self, *names: str) -> None:
-        """Start these users' servers together and wait until every one is ready."""
-        for name in names:
-            self.api("POST", f"/users/{name}/server")
+        """Start these users' servers together, as a class logging in at once, and wait until every
+        one is ready. (The hub answers a POST only when the server is up or after its
+        slow_spawn_timeout, 10 s: one at a time, the servers would start one after the other.)"""
+        with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+            list(pool.map(lambda name: self.api("POST", f"/users/{name}/server"), names))
         for name in names:
             wait_for(lambda: self.api("GET", f"/users/{name}").json()["servers"].get("", {}).get("ready"),
                      300, f"{name}'s server (log: {self.log_path})", interval=1)
