@@ -84,6 +84,7 @@ def test_the_course_config_selects_forked_execute_for_pgcourse_grade_and_nbgrade
         steps = cfg.Autograde.autograde_preprocessors
         assert ForkedExecute in steps and Execute not in steps
         assert steps == [ForkedExecute if s is Execute else s for s in Autograde.class_traits()["autograde_preprocessors"].default()]
+        assert cfg.Execute.shutdown_kernel == "immediate"   # course.KERNEL_SHUTDOWN, in both
 
 
 def test_each_kernel_is_a_new_process_forked_from_the_server_with_its_own_env_and_folder(sockets, tmp_path):

@@ -36,6 +36,7 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
             course.quiet_kernels(cfg, Path(sockets))
             client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                                     kernel_name="python3", extra_arguments=list(course.GRADING_KERNEL_ARGS),
+                                    shutdown_kernel=course.KERNEL_SHUTDOWN,
                                     resources={"metadata": {"path": str(path.parent)}})
             client.execute()
     finally:
