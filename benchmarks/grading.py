@@ -6,9 +6,9 @@ Builds a synthetic class over the seven notebooks: student i hands in, per noteb
 notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
 in turn. Grades it into a fresh course with `--workers 1` and into another with `--workers 2`
 (a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
-identical scores, and last one JSON line (with the machine's busy CPU seconds during each run: on
-a shared machine whose speed drifts, they tell parallel overhead from a slower machine). `--profile` also runs each solved notebook once as the
-autograder does (in a kernel from the fork server: the first notebook's kernel start includes the
+identical scores, and last one JSON line (with the machine's busy and stolen CPU seconds during
+each run: on a shared machine whose speed drifts, they tell parallel overhead from a slower
+machine). `--profile` also runs each solved notebook once as the autograder does (in a kernel from the fork server: the first notebook's kernel start includes the
 server's) and prints where its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
 speedup ≥ 1.7× with two workers, identical scores.
@@ -66,18 +66,22 @@ def synthetic_class(folder: Path, students: int, assignments: list[str]) -> None
             S.write(folder, f"student{i:03d}", assignment, nb)
 
 
-def _busy_cpu_s() -> float:
-    """CPU seconds this machine has spent busy since boot, all processes (Linux's /proc/stat)."""
+def _cpu_s() -> tuple[float, float]:
+    """CPU seconds since boot, all processes (Linux's /proc/stat): this machine's busy ones, and the
+    ones its hypervisor gave to other machines ("steal": on a shared host, time this one waited)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")   # minus idle and iowait
+    steal = fields[7] if len(fields) > 7 else 0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4] - steal) / tick, steal / tick   # less idle, iowait and steal
 
 
 def _grade(folder: Path, root: Path, assignments: list[str], workers: int):
-    """The results, the wall seconds, and the CPU seconds the machine was busy meanwhile."""
+    """The results, the wall seconds, and the CPU seconds busy and stolen meanwhile."""
     course.init_course(root, S.SOLUTIONS, assignments)
-    start, busy = time.perf_counter(), _busy_cpu_s()
+    start, (busy, steal) = time.perf_counter(), _cpu_s()
     results = autograde.grade_course(root, folder, workers=workers, log=lambda *_: None)
-    return results, time.perf_counter() - start, _busy_cpu_s() - busy
+    busy_after, steal_after = _cpu_s()
+    return results, time.perf_counter() - start, busy_after - busy, steal_after - steal
 
 
 def _scores(results):
@@ -138,8 +142,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "class"
         synthetic_class(folder, args.students, assignments)
-        serial, serial_s, serial_cpu = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
-        parallel, parallel_s, parallel_cpu = _grade(folder, Path(tmp) / "parallel", assignments, workers=2)
+        serial, serial_s, serial_cpu, serial_steal = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
+        parallel, parallel_s, parallel_cpu, parallel_steal = _grade(folder, Path(tmp) / "parallel", assignments,
+                                                                    workers=2)
         if args.keep:
             shutil.copytree(Path(tmp) / "serial", args.keep)
             for label, path in exports.write_all(args.keep, args.keep, assignments):
@@ -157,6 +162,9 @@ def main() -> None:
         # wall seconds is parallel work; more CPU seconds is overhead (or another process, or a slower machine)
         "busy_cpu_s_1_worker": round(serial_cpu), "busy_cpu_s_2_workers": round(parallel_cpu),
         "cores_busy_1_worker": round(serial_cpu / serial_s, 2), "cores_busy_2_workers": round(parallel_cpu / parallel_s, 2),
+        # CPU seconds the host gave to other machines meanwhile (a wall time on a shared host is only comparable
+        # with another taken at the same steal)
+        "steal_cpu_s_1_worker": round(serial_steal), "steal_cpu_s_2_workers": round(parallel_steal),
         "errors": sum(bool(r.error) for r in serial), "cpus": os.cpu_count()}))
 
 
