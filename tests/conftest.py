@@ -1,6 +1,8 @@
 """Shared test set-up: one torch thread (tiny tensors; threads only add overhead), tests/ importable,
-and how `make test` shares the tests between two cores (pytest-xdist, `-n 2 --dist loadscope`)."""
+each test's environment variables put back, and how `make test` shares the tests between two cores
+(pytest-xdist, `-n 2 --dist loadscope`)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +12,19 @@ from xdist.scheduler import LoadScopeScheduling
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _environment_put_back():
+    """Each test leaves os.environ as it found it. Libraries set variables as they go (Dask's
+    LocalCluster its workers' thread limits, torch its inductor cache folder), and the grading
+    kernels' fork server serves one environment (pgcourse.grading.kernel_forkserver): one leaked
+    variable made every later grading in that worker start a new server, 5 s of imports."""
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 def work_unit(nodeid: str) -> str:
