@@ -8,8 +8,9 @@ in turn. Grades it into a fresh course with `--workers 1` and into another with 
 (a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
 identical scores, and last one JSON line (with the machine's busy and stolen CPU seconds during
 each run: on a shared machine whose speed drifts, they tell parallel overhead from a slower
-machine). `--profile` also runs each solved notebook once as the autograder does (in a kernel from the fork server: the first notebook's kernel start includes the
-server's) and prints where its seconds go (kernel start, the slowest cells).
+machine). `--profile` also runs each solved notebook once as the autograder does (in a kernel
+from the fork server: the first notebook's kernel start includes the server's) and prints where
+its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
 speedup ≥ 1.7× with two workers, identical scores.
 """
