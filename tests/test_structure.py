@@ -106,7 +106,8 @@ def test_pgcourse_has_no_import_cycle():
 
 def test_no_python_file_is_over_400_lines():
     """The package, its tests, the benchmarks, the tools and the deployment scripts."""
-    files = [p for folder in ("pgcourse", "tests", "benchmarks", "tools", "deploy") for p in (ROOT / folder).rglob("*.py")]
+    folders = ("pgcourse", "tests", "benchmarks", "tools", "deploy")
+    files = [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
     assert PACKAGE / "mdp.py" in files and ROOT / "tests" / "test_hub.py" in files
     long = {str(p.relative_to(ROOT)): n for p in sorted(files) if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"split these into modules of one idea each (≤ {MAX_LINES} lines): {long}"
