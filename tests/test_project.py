@@ -128,7 +128,8 @@ def _excluded_requirements() -> list[str]:
 
 def test_make_setup_leaves_out_the_excluded_requirements():
     """rfc3987-syntax costs every process that imports nbformat 2.2-2.5 s (excluded-requirements.txt):
-    `make setup` leaves it out whichever installer ran, and so does the hub's setup_class.py."""
+    `make setup` leaves it out whichever installer ran, and so do the hub's setup_class.py and the
+    Kubernetes image."""
     import importlib.metadata
     import subprocess
     import sys
