@@ -32,3 +32,58 @@ def release(names: list[str] | None = None, solutions_dir: Path | None = None,
             shutil.copyfile(root / "release" / assignment / f"{assignment}.ipynb", target)
             written.append(target)
     return written
+
+
+# The answers release. A written question's model answer and its explanation live only in the
+# instructor's notebook, inside the answer cell that nbgrader replaces with "YOUR ANSWER HERE"; the
+# student's copy never has them. After the deadline the instructor hands out answers/NN_topic.md:
+#     python -m pgcourse.grading.release --answers [NN …] [--out answers/]
+MARK_SCHEME = "**Mark scheme"
+
+
+def written_questions(solution: Path) -> list[tuple[str, str, str]]:
+    """(grade id, the question's markdown, the model answer) for each hand-graded answer cell."""
+    import nbformat
+    from nbgrader.utils import is_grade, is_solution
+
+    nb = nbformat.read(solution, as_version=4)
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and is_grade(cell) and is_solution(cell):
+            question = next((c.source for c in reversed(nb.cells[:i]) if c.cell_type == "markdown"), "")
+            answer = cell.source.split(MARK_SCHEME)[0].strip()
+            out.append((cell.metadata.nbgrader["grade_id"], question, answer))
+    return out
+
+
+def answers(names: list[str] | None = None, out_dir: Path = Path("answers"),
+            solutions_dir: Path | None = None) -> list[Path]:
+    """Write out_dir/{a}.md: each written question of assignment a with its model answer (no mark scheme)."""
+    solutions_dir = Path(solutions_dir or course.default_solutions_dir())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for assignment in course.resolve(names, solutions_dir):
+        questions = written_questions(solutions_dir / f"{assignment}.ipynb")
+        if not questions:
+            continue
+        parts = [f"# {assignment}: the written questions, answered\n"]
+        for grade_id, question, answer in questions:
+            parts += [f"<!-- {grade_id} -->", question.strip(), "", answer, ""]
+        target = out_dir / f"{assignment}.md"
+        target.write_text("\n".join(parts), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":   # python -m pgcourse.grading.release [--answers] [NN …] [--out DIR]
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pgcourse.grading.release")
+    parser.add_argument("names", nargs="*", help="assignments (default: all)")
+    parser.add_argument("--answers", action="store_true",
+                        help="write the written questions' model answers (hand out after the deadline)")
+    parser.add_argument("--out", type=Path, default=Path("answers"), help="folder for --answers (default answers/)")
+    args = parser.parse_args()
+    for path in (answers(args.names, args.out) if args.answers else release(args.names)):
+        print(path)
