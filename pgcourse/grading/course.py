@@ -40,8 +40,12 @@ KERNEL_SHUTDOWN = "immediate"
 
 
 def project_root() -> Path:
-    """The checkout this package was installed from (it holds `solutions/` and `notebooks/`)."""
-    return Path(__file__).resolve().parents[2]
+    """The checkout this package was installed from (it holds `solutions/` and `notebooks/`), or, for
+    an installation from a wheel (`pip install .`), PREFIX/share/pgcourse, where the wheel puts them."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "solutions").is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "pgcourse"
 
 
 def default_solutions_dir() -> Path:
@@ -72,8 +76,9 @@ def resolve(names: list[str] | None, solutions_dir: Path) -> list[str]:
     return resolved
 
 
-def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Config:
-    """nbgrader settings for a course rooted at `root`."""
+def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S, sandboxed: bool | None = None) -> Config:
+    """nbgrader settings for a course rooted at `root` (kernels sandboxed unless `sandboxed` is False,
+    or, when it is None, PGCOURSE_SANDBOX=0)."""
     c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
@@ -82,8 +87,9 @@ def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Config:
     c.Execute.timeout = timeout
     c.Execute.extra_arguments = list(GRADING_KERNEL_ARGS)
     c.Execute.shutdown_kernel = KERNEL_SHUTDOWN
-    # Kernels forked from a server that has imported torch, matplotlib and ipykernel once (kernel_forkserver).
-    c.Autograde.autograde_preprocessors = forked_kernels.autograde_preprocessors()
+    # Kernels in the grading sandbox, forked from a server that has imported torch, matplotlib and
+    # ipykernel once (sandbox, kernel_forkserver).
+    c.Autograde.autograde_preprocessors = forked_kernels.autograde_preprocessors(sandboxed)
     # Restore test cells that a student deleted, instead of silently dropping their points.
     c.OverwriteCells.add_missing_cells = True
     # Feedback must not show the hidden tests (nbgrader issue 917).
@@ -127,8 +133,11 @@ c.Execute.extra_arguments = {kernel_args!r}
 # Once the last cell has run the kernel is killed: its outputs are in the notebook already, and a
 # polite shutdown cost about 1 s per submission.
 c.Execute.shutdown_kernel = {kernel_shutdown!r}
-# Kernels are forked from a server that has imported torch, matplotlib and ipykernel once per
-# grading process (pgcourse.grading.kernel_forkserver); PGCOURSE_FORKED_KERNELS=0 turns it off.
+# Every kernel that runs a submission runs in an OS sandbox (pgcourse.grading.sandbox: no course
+# files, no network, bounded memory, processes and disk, nothing left behind), forked from a server
+# that has imported torch, matplotlib and ipykernel once per grading process
+# (pgcourse.grading.kernel_forkserver). Without a sandbox, grading fails; PGCOURSE_SANDBOX=0 in the
+# environment grades without one, with every submission running with your rights.
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # Restore test cells that a student deleted, instead of silently dropping their points.
 c.OverwriteCells.add_missing_cells = True

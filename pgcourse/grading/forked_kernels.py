@@ -10,6 +10,13 @@ it died. The server is started on the first launch, with that launch's environme
 every later one in this process with the same environment and the same Python. Any other launch
 (another kernel, a redirected stream, another environment, `PGCOURSE_FORKED_KERNELS=0`, a server
 that cannot start) is a plain `Popen`, as nbgrader does it.
+
+While grading, the kernels are sandboxed (`SandboxedExecute`, chosen by `autograde_preprocessors`
+unless PGCOURSE_SANDBOX=0): a second server runs inside the grading sandbox (`sandbox`), one kernel
+at a time. The kernel's sockets are in the sandbox (reached here through /proc/PID/root), its
+folder holds a copy of the submission's regular files, and when it ends (or runs past the
+submission's wall-clock limit) every process it started ends and its files are gone. Nothing there
+falls back to an unsandboxed kernel: a sandbox that cannot be made is an error.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import atexit
 import os
 import pathlib
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -29,45 +38,54 @@ from jupyter_client.provisioning import LocalProvisioner
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
 
+from pgcourse.grading import sandbox
 from pgcourse.grading.kernel_forkserver import ForkServer, ForkServerError, shared_env
 
-SWITCH = "PGCOURSE_FORKED_KERNELS"   # "0": launch every grading kernel with Popen
+SWITCH = "PGCOURSE_FORKED_KERNELS"   # "0": launch every grading kernel with Popen (sandboxed: its own server)
+FILES_CAP_BYTES = 64 << 20           # the submission's files copied into a sandboxed kernel's folder, in all
 _server: ForkServer | None = None
+_sandboxed_server: ForkServer | None = None
 _cannot_start: list[dict[str, str]] = []   # environments a server failed to start with (not retried)
+events: list[str] = []   # what the sandbox did to this process's kernels ("over time: …"), for grade_task
 
 
 @atexit.register
 def close_server() -> None:
-    global _server
-    if _server is not None:
-        _server.close()
-        _server = None
+    global _server, _sandboxed_server
+    for server in (_server, _sandboxed_server):
+        if server is not None:
+            server.close()
+    _server = _sandboxed_server = None
 
 
-def forkable(cmd: list[str], kwargs: dict[str, Any]) -> bool:
-    """Whether the fork server can make this launch: on Linux (fork is unsafe on macOS and absent on
-    Windows), an IPython kernel of this Python, with the streams not redirected."""
-    return (sys.platform.startswith("linux") and os.environ.get(SWITCH, "1") != "0"
-            and len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
-            and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
-            and not kwargs.get("independent")
-            and all(kwargs.get(stream) is None for stream in ("stdin", "stdout", "stderr")))
+def sandboxed_server_for(env: dict[str, str]) -> ForkServer:
+    """The process's sandboxed fork server for this environment (started on first use)."""
+    global _sandboxed_server
+    if _sandboxed_server is not None and not _sandboxed_server.serves(env):
+        _sandboxed_server.close()
+        _sandboxed_server = None
+    if _sandboxed_server is None:
+        sandbox.require()
+        _sandboxed_server = ForkServer(env, sandbox.LIMITS)
+    return _sandboxed_server
 
 
-def server_for(env: dict[str, str]) -> ForkServer:
-    """The process's fork server for this environment (started, or restarted for a new environment)."""
-    global _server
-    if _server is not None and not _server.serves(env):
-        close_server()
-    if _server is None:
-        if shared_env(env) in _cannot_start:
-            raise ForkServerError("the fork server could not start with this environment earlier in this process")
-        try:
-            _server = ForkServer(env)
-        except (ForkServerError, OSError):
-            _cannot_start.append(shared_env(env))
-            raise
-    return _server
+def submission_files(folder: pathlib.Path, cap: int = FILES_CAP_BYTES) -> dict[str, bytes]:
+    """The regular files under `folder`, as a sandboxed kernel gets them: never a symlink (nor what it
+    points to), nothing but plain files, at most `cap` bytes in all (the rest is left out)."""
+    files, total = {}, 0
+    for dirpath, _, names in os.walk(folder):   # os.walk does not enter a symlinked folder
+        for name in sorted(names):
+            path = pathlib.Path(dirpath) / name
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if total + info.st_size > cap:
+                events.append(f"left out {path.relative_to(folder)}: the submission's files exceed {cap >> 20} MiB")
+                continue
+            files[str(path.relative_to(folder))] = path.read_bytes()
+            total += info.st_size
+    return files
 
 
 class ForkedProcess:
@@ -128,15 +146,83 @@ class ForkedKernelProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+class SandboxedKernelProvisioner(LocalProvisioner):
+    """A grading kernel inside the sandbox, forked from the sandboxed server; never anywhere else."""
+
+    server: ForkServer | None = None
+    _own_server = False
+    _timer: threading.Timer | None = None
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        env = dict(kwargs.get("env") or os.environ)
+        try:
+            if os.environ.get(SWITCH, "1") == "0":   # no warm server: one of its own, for this kernel only
+                sandbox.require()
+                self.server, self._own_server = ForkServer(env, sandbox.LIMITS), True
+            else:
+                self.server = sandboxed_server_for(env)
+        except sandbox.SandboxUnavailable as err:
+            raise RuntimeError(f"no grading sandbox: {err}") from None
+        km.transport = "ipc"   # the kernel's sockets, in the sandbox's own /sandbox/run
+        km.ip = f"{self.server.root}{sandbox.RUN}/kernel"
+        return await super().pre_launch(**kwargs)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        if not (len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
+                and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)):
+            raise RuntimeError(f"a sandboxed grading kernel must be this Python's ipykernel, not {cmd[:3]}")
+        env = dict(kwargs.get("env") or os.environ)
+        env["JPY_PARENT_PID"] = str(os.getpid())
+        connection = dict(self.connection_info)
+        connection["key"] = connection["key"].decode() if isinstance(connection.get("key"), bytes) else connection.get("key")
+        connection = {k: v for k, v in connection.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        files = submission_files(pathlib.Path(kwargs.get("cwd") or os.getcwd()))
+        pid = self.server.launch(cmd[3:], sandbox.WORK, env, files=files, connection=connection)
+        self.process = ForkedProcess(self.server, pid)
+        self.pid = self.pgid = pid
+        self.cwd = kwargs.get("cwd", pathlib.Path.cwd())
+        self._timer = threading.Timer(sandbox.LIMITS.submission_s, self._over_time)
+        self._timer.daemon = True
+        self._timer.start()
+        return self.connection_info
+
+    def _over_time(self) -> None:
+        events.append(f"over time: the notebook ran past the {sandbox.LIMITS.submission_s} s limit for a whole "
+                      "submission, so its kernel was stopped")
+        try:
+            self.server.reset()
+        except ForkServerError:
+            pass
+
+    async def cleanup(self, restart: bool = False) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.server is not None:
+            try:
+                self.server.reset()   # every process the kernel started ends now, and its files go
+            except ForkServerError:
+                pass
+            if self._own_server:
+                self.server.close()
+        await super().cleanup(restart)
+
+
 class ForkedKernelManager(AsyncKernelManager):
     """AsyncKernelManager (what nbgrader's Execute uses) with the forking provisioner."""
+
+    provisioner_class: type = ForkedKernelProvisioner
 
     async def _async_pre_start_kernel(self, **kw: Any):
         self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
         if self.provisioner is None:
-            self.provisioner = ForkedKernelProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
-                                                       parent=self)
+            self.provisioner = self.provisioner_class(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
+                                                      parent=self)
         return await super()._async_pre_start_kernel(**kw)
+
+
+class SandboxedKernelManager(ForkedKernelManager):
+    provisioner_class = SandboxedKernelProvisioner
 
 
 class ForkedExecute(Execute):
@@ -147,7 +233,17 @@ class ForkedExecute(Execute):
         super().__init__(*args, **kwargs)
 
 
-def autograde_preprocessors() -> list[type]:
-    """nbgrader's autograde steps, with ForkedExecute in Execute's place."""
+class SandboxedExecute(Execute):
+    """nbgrader's Execute preprocessor, with kernels in the grading sandbox."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+
+
+def autograde_preprocessors(sandboxed: bool | None = None) -> list[type]:
+    """nbgrader's autograde steps, with SandboxedExecute in Execute's place (ForkedExecute, unsandboxed,
+    only when `sandboxed` is False, or PGCOURSE_SANDBOX=0 when it is None)."""
+    sandboxed = sandbox.enabled() if sandboxed is None else sandboxed
     steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [ForkedExecute if step is Execute else step for step in steps]
+    return [(SandboxedExecute if sandboxed else ForkedExecute) if step is Execute else step for step in steps]

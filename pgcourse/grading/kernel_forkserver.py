@@ -17,6 +17,12 @@ only: `forked_kernels.forkable`).
     server.returncode(pid)                   None while the kernel runs
     server.close()                           kills the kernels still running, stops the server
 
+    server = ForkServer(env, limits)         the same, inside the grading sandbox (`sandbox`):
+    pid = server.launch(argv, cwd, env, files=…, connection=…)
+                                             one kernel at a time, in /sandbox/work with those files
+    server.reset()                           ends every process but the server, empties /sandbox
+    server.root                              /proc/PID/root: the sandbox's files as this process sees them
+
 The server is `serve()` in a new Python process. It reads one JSON request per line from a private
 socket pair (no path another user could connect to) and answers one line; it reaps its children (SIGCHLD) and keeps their exit statuses, since the grading
 process is not their parent and cannot `waitpid` them. It exits, killing its kernels, when the
@@ -27,6 +33,7 @@ side (`pgcourse.grading.forked_kernels`) plugs this into jupyter_client.
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import signal
@@ -34,6 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 
 # What a grading kernel of this course imports anyway, slowest first.
@@ -52,25 +60,52 @@ class ForkServerError(RuntimeError):
 
 
 class ForkServer:
-    """A fork server (a child of this process) and the socket to it."""
+    """A fork server (a child of this process) and the socket to it; sandboxed when given `limits`."""
 
-    def __init__(self, env: dict[str, str]):
-        self.env = shared_env(env)
+    def __init__(self, env: dict[str, str], limits: "sandbox.Limits | None" = None):
+        self.limits = limits
+        self._inner: dict[int, int] = {}   # sandboxed: a kernel's pid here → its pid inside
         ours, theirs = socket.socketpair()
         self._lock = threading.Lock()
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from pgcourse.grading.kernel_forkserver import serve; serve({theirs.fileno()})"],
-            env=env, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+        fds = [theirs.fileno()]
+        if limits is None:
+            self.env = shared_env(env)
+            argv = [sys.executable, "-c", f"from pgcourse.grading.kernel_forkserver import serve; serve({fds[0]})"]
+            popen = dict(env=env, stdin=subprocess.DEVNULL)
+            info_read = None
+        else:
+            from pgcourse.grading import sandbox
+            env = sandbox.kernel_env(env)
+            self.env = shared_env(env)
+            uid = sandbox.sandbox_uid() if sandbox.as_root() else None
+            info_read, info_write = os.pipe()
+            code = (f"from pgcourse.grading.kernel_forkserver import serve; "
+                    f"serve({fds[0]}, sandboxed=True, drop_to={uid!r})")
+            argv, data_fds = sandbox.command([sys.executable, "-c", code], info_fd=info_write)
+            for key, value in env.items():   # the allowed variables, on top of the sandbox's own
+                argv[argv.index("--") : argv.index("--")] = ["--setenv", key, value]
+            fds += [info_write, *data_fds]
+            # the kernels' own stray output (not their cells'): nowhere a daemon could hold open
+            quiet = subprocess.DEVNULL if os.environ.get("PGCOURSE_SANDBOX_DEBUG") != "1" else None
+            popen = dict(stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet)
+        try:
+            self._process = subprocess.Popen(argv, pass_fds=fds, start_new_session=True, **popen)
+        finally:
+            for fd in fds[1:]:
+                os.close(fd)
         theirs.close()
         ours.settimeout(START_TIMEOUT_S)
         self._socket = ours
         self._file = ours.makefile("rwb")
         try:
+            if info_read is not None:   # bwrap writes {"child-pid": N}: the sandbox's pid 1 as we see it
+                with os.fdopen(info_read, "rb") as info:
+                    self.root = f"/proc/{json.loads(info.read() or b'{}')['child-pid']}/root"
             self._call()   # the server answers once it has imported PREIMPORTED
-        except ForkServerError:
+        except (ForkServerError, KeyError, ValueError) as err:
             self._process.kill()
             self._process.wait()
-            raise
+            raise ForkServerError(f"the kernel fork server did not start ({err})") from None
         self.pid = self._process.pid
         ours.settimeout(None)
 
@@ -91,17 +126,39 @@ class ForkServer:
         return reply
 
     def serves(self, env: dict[str, str]) -> bool:
+        if self.limits is not None:
+            from pgcourse.grading import sandbox
+            env = sandbox.kernel_env(env)
         return self._process.poll() is None and shared_env(env) == self.env
 
-    def launch(self, argv: list[str], cwd: str, env: dict[str, str]) -> int:
-        """Fork a kernel running `python -m ipykernel_launcher ARGV` in `cwd` with `env`; its pid (its own session)."""
+    def launch(self, argv: list[str], cwd: str, env: dict[str, str], files: dict[str, bytes] | None = None,
+               connection: dict | None = None) -> int:
+        """Fork a kernel running `python -m ipykernel_launcher ARGV` in `cwd` with `env`; its pid (its own session).
+
+        Sandboxed, the kernel runs in /sandbox/work holding `files`, with the connection file
+        `connection` (its socket paths as the sandbox sees them), after every earlier process of
+        the sandbox has ended and its files are gone; `cwd` is not used, and only the sandbox's
+        allowed variables of `env` reach it. The pid is the kernel's as this process sees it.
+        """
         if not self.serves(env):
             raise ForkServerError("this fork server was started with another environment")
-        return self._call(launch=list(argv), cwd=str(cwd), env=dict(env))["pid"]
+        if self.limits is None:
+            return self._call(launch=list(argv), cwd=str(cwd), env=dict(env))["pid"]
+        from pgcourse.grading import sandbox
+        encoded = {name: base64.b64encode(data).decode() for name, data in (files or {}).items()}
+        inner = self._call(launch=list(argv), cwd=sandbox.WORK, env=sandbox.kernel_env(env), files=encoded,
+                           connection=connection, limits=self.limits.as_dict())["pid"]
+        pid = host_pid(self.root, inner)
+        self._inner[pid] = inner
+        return pid
+
+    def reset(self) -> None:
+        """Sandboxed: end every process but the server, and empty /sandbox (nothing left for the next kernel)."""
+        self._call(reset=True)
 
     def returncode(self, pid: int) -> int | None:
         """The kernel's exit status, None while it runs (negative: killed by that signal, as Popen says)."""
-        return self._call(poll=pid)["returncode"]
+        return self._call(poll=self._inner.get(pid, pid))["returncode"]
 
     def close(self) -> None:
         try:
@@ -114,6 +171,37 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+
+def host_pid(root: str, inner_pid: int, timeout: float = 10.0) -> int:
+    """The pid, as this process sees it, of the sandbox's process `inner_pid` (from /proc's NSpid lines)."""
+    sandbox_init = int(root.split("/")[2])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in _descendants(sandbox_init):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    nspid = next(line.split()[1:] for line in status if line.startswith("NSpid:"))
+            except (OSError, StopIteration):
+                continue
+            if len(nspid) > 1 and int(nspid[-1]) == inner_pid:
+                return pid
+        time.sleep(0.01)
+    raise ForkServerError(f"the sandboxed kernel {inner_pid} is not to be seen")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as children:
+                kids = [int(c) for c in children.read().split()]
+        except OSError:
+            kids = []
+        found += kids
+        todo += kids
+    return found
 
 
 def shared_env(env: dict[str, str]) -> dict[str, str]:
@@ -150,8 +238,112 @@ def _run_kernel(argv: list[str], cwd: str, env: dict[str, str]) -> None:
             os._exit(code)
 
 
-def serve(fd: int) -> None:
-    """The server's main loop (run by ForkServer in a new process)."""
+def _become_unprivileged(uid: int | None) -> None:
+    """In the sandbox, before anything else: drop to the sandbox's uid (as root), no new privileges
+    (set-uid binaries stay plain), and not dumpable (kernels, the same uid, cannot ptrace this server)."""
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl")
+
+
+def _others_alive() -> list[int]:
+    """Processes of this PID namespace other than its init (1) and this server, not yet zombies."""
+    me, alive = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            try:
+                with open(f"/proc/{name}/stat") as stat:
+                    if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        alive.append(int(name))
+            except OSError:
+                pass
+    return alive
+
+
+def _empty(folder: str) -> None:
+    """Remove everything in `folder` (the sandbox's files are all this server's uid's)."""
+    import shutil
+
+    def writable_again(function, path, _):
+        os.chmod(os.path.dirname(path), 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+        function(path)
+
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            os.chmod(entry.path, 0o700)
+            shutil.rmtree(entry.path, onerror=writable_again)
+        else:
+            os.unlink(entry.path)
+
+
+def _end_everything_else(reap) -> None:
+    """Sandboxed, between kernels: SIGKILL every process of the sandbox but this server, until none
+    is left (kill(-1) signals all of them at once, forks included), then empty every writable place."""
+    from pgcourse.grading import sandbox
+
+    for _ in range(1000):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        reap()
+        if not _others_alive():
+            break
+        time.sleep(0.005)
+    else:
+        raise ForkServerError("processes of the previous kernel survived SIGKILL")
+    _empty(sandbox.ROOT)
+    if os.path.isdir("/dev/mqueue"):
+        _empty("/dev/mqueue")
+    subprocess.run(["ipcrm", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)   # System V IPC
+    reap()
+    for folder in (sandbox.WORK, sandbox.RUN, sandbox.HOME, sandbox.TMP):
+        os.makedirs(folder, mode=0o700)
+
+
+def _prepare_sandboxed_kernel(request: dict) -> list[str]:
+    """In the forked child, sandboxed: the kernel's files, connection file and limits; its argv."""
+    import resource
+
+    from pgcourse.grading import sandbox
+
+    for name, data in request.get("files", {}).items():
+        target = os.path.normpath(os.path.join(sandbox.WORK, name))
+        if not target.startswith(sandbox.WORK + "/"):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(base64.b64decode(data))
+    connection = dict(request["connection"])
+    connection["ip"] = f"{sandbox.RUN}/kernel"
+    connection_file = f"{sandbox.RUN}/kernel.json"
+    with open(connection_file, "w") as out:
+        json.dump(connection, out)
+    argv = list(request["launch"])
+    if "-f" in argv:
+        argv[argv.index("-f") + 1] = connection_file
+    # the course's own modules first: nothing handed in beside the notebook shadows them
+    argv.append("--InteractiveShellApp.ignore_cwd=True")
+    limits = request["limits"]
+    for which, value in ((resource.RLIMIT_AS, limits["memory_bytes"]), (resource.RLIMIT_NPROC, limits["processes"]),
+                         (resource.RLIMIT_FSIZE, limits["file_bytes"]), (resource.RLIMIT_NOFILE, limits["open_files"]),
+                         (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(which, (value, value))
+    return argv
+
+
+def serve(fd: int, sandboxed: bool = False, drop_to: int | None = None) -> None:
+    """The server's main loop (run by ForkServer in a new process; inside the sandbox when `sandboxed`)."""
+    if sandboxed:
+        _become_unprivileged(drop_to)
     conn = socket.socket(fileno=fd)
     channel = conn.makefile("rwb")
     if sys.path and sys.path[0] in ("", os.getcwd()):   # as ipykernel_launcher does; IPython adds it back
@@ -185,6 +377,10 @@ def serve(fd: int) -> None:
         reply(error=f"threads started while importing: {[t.name for t in threading.enumerate()]}")
         return
     signal.signal(signal.SIGCHLD, reap)
+    if sandboxed:
+        from pgcourse.grading import sandbox
+        for folder in (sandbox.WORK, sandbox.RUN, sandbox.HOME, sandbox.TMP):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
     reply(preimported=list(PREIMPORTED))
     try:
         for line in channel:
@@ -195,6 +391,16 @@ def serve(fd: int) -> None:
                 known = pid in running or pid in exited
                 reply(returncode=exited.get(pid) if known else -1)
                 continue
+            if sandboxed and ("reset" in request or "launch" in request):
+                try:
+                    _end_everything_else(reap)   # one kernel at a time: nothing of the last one is left
+                except (OSError, ForkServerError) as err:
+                    reply(error=f"cannot clear the sandbox: {err}")
+                    continue
+                running.clear()
+                if "reset" in request:
+                    reply(reset=True)
+                    continue
             ready_r, ready_w = os.pipe()
             # no reaping until the child is in `running`: its exit status cannot be lost or be another's
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
@@ -207,7 +413,14 @@ def serve(fd: int) -> None:
                 os.close(ready_w)
                 conn.close()
                 channel.close()
-                _run_kernel(request["launch"], request["cwd"], request["env"])
+                argv = request["launch"]
+                if sandboxed:
+                    try:
+                        argv = _prepare_sandboxed_kernel(request)
+                    except BaseException:
+                        traceback.print_exc()
+                        os._exit(1)
+                _run_kernel(argv, request["cwd"], request["env"])
             os.close(ready_w)
             os.read(ready_r, 1)   # returns once the child has its own session (then its pgid is its pid)
             os.close(ready_r)

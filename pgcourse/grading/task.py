@@ -15,13 +15,20 @@ Per submission:
    restored from their checksums, deleted test cells are added back; a kernel that dies fails
    only this submission;
 4. feedback HTML is generated with the hidden tests stripped.
+
+The kernel runs in the grading sandbox (`sandbox`; `GradingTask.sandboxed`), and what comes back
+from the scratch course is data this process read itself: the autograded notebook (a regular
+file, at most `NOTEBOOK_CAP_BYTES`), never a file the kernel made. A submission's folder is read
+the same way: regular files only (a symlink is left out and noted), at most `SUBMISSION_CAP_BYTES`.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,9 +37,11 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from pgcourse.grading import course
+from pgcourse.grading import course, forked_kernels, sandbox
 
 Files = dict[str, bytes]  # relative path → content
+SUBMISSION_CAP_BYTES = 100 << 20   # a student's whole folder, as handed in
+NOTEBOOK_CAP_BYTES = 64 << 20      # the autograded notebook read back
 
 
 @dataclass
@@ -42,6 +51,7 @@ class GradingTask:
     submission: Files          # the student's folder, as handed in
     source: Files              # the course's source/ASSIGNMENT folder
     timeout: int = course.DEFAULT_TIMEOUT_S
+    sandboxed: bool = True     # False only with an explicit --no-sandbox
 
 
 @dataclass
@@ -57,11 +67,43 @@ class GradedSubmission:
     error: str = ""
     note: str = ""
     seconds: float = 0.0
+    sandboxed: bool = True
 
 
-def read_files(folder: Path) -> Files:
-    folder = Path(folder)
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+class TooLarge(ValueError):
+    pass
+
+
+def read_files(folder: Path, cap: int = SUBMISSION_CAP_BYTES, skipped: list[str] | None = None) -> Files:
+    """The regular files under `folder` (symlinks and special files are left out, and named in `skipped`).
+
+    Raises TooLarge past `cap` bytes in all.
+    """
+    folder, files, total = Path(folder), {}, 0
+    for dirpath, dirnames, names in os.walk(folder):   # os.walk does not enter a symlinked folder
+        for name in sorted(names) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / name
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                if skipped is not None:
+                    skipped.append(str(path.relative_to(folder)))
+                continue
+            total += info.st_size
+            if total > cap:
+                raise TooLarge(f"{folder.name} holds more than {cap >> 20} MiB")
+            files[str(path.relative_to(folder))] = path.read_bytes()
+    return dict(sorted(files.items()))
+
+
+def read_autograded_notebook(folder: Path, assignment: str) -> Files:
+    """The autograded notebook, and nothing else of the folder (whatever else a kernel may have left)."""
+    path = Path(folder) / f"{assignment}.ipynb"
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise TooLarge(f"the autograded {path.name} is not a regular file")
+    if info.st_size > NOTEBOOK_CAP_BYTES:
+        raise TooLarge(f"the autograded {path.name} is larger than {NOTEBOOK_CAP_BYTES >> 20} MiB")
+    return {path.name: path.read_bytes()}
 
 
 def write_files(files: Files, folder: Path) -> None:
@@ -112,7 +154,12 @@ def _template(task: GradingTask) -> Path:
     return _templates[digest]
 
 
-def explain_failure(log: str) -> str:
+def explain_failure(log: str, events: list[str] = ()) -> str:
+    for event in events:
+        if event.startswith("over time"):
+            return event.removeprefix("over time: ")
+    if "no grading sandbox" in log:
+        return "autograding failed: " + log[log.index("no grading sandbox"):].splitlines()[0][:400]
     if "DeadKernelError" in log or "Kernel died" in log:
         return ("the kernel died while running the notebook (os._exit, a crash or running out of memory), "
                 "so no cell could be graded")
@@ -123,10 +170,12 @@ def explain_failure(log: str) -> str:
 def grade_task(task: GradingTask) -> GradedSubmission:
     """Autograde one submission in a private scratch course. Never raises for a bad submission."""
     start = time.perf_counter()
-    result = GradedSubmission(task.student, task.assignment)
+    result = GradedSubmission(task.student, task.assignment, sandboxed=task.sandboxed)
     files, result.error, result.note = stage_submission(task.submission, task.assignment)
     result.submission = files
     result.timestamp = files.get("timestamp.txt", b"").decode("utf-8", "replace").strip()
+    if not result.error and task.sandboxed and sandbox.problem():
+        result.error = f"this grading machine cannot make a sandbox: {sandbox.problem()}"
     if result.error:
         result.seconds = time.perf_counter() - start
         return result
@@ -136,18 +185,28 @@ def grade_task(task: GradingTask) -> GradedSubmission:
         shutil.copytree(template / "source", root / "source")
         shutil.copy2(template / "gradebook.db", root / "gradebook.db")
         write_files(files, root / "submitted" / task.student / task.assignment)
-        cfg = course.config(root, task.timeout)
+        cfg = course.config(root, task.timeout, sandboxed=task.sandboxed)
         course.quiet_kernels(cfg, Path(tmp))
         api = course.api_from_config(cfg)
+        forked_kernels.events.clear()
         outcome = api.autograde(task.assignment, task.student, force=True, create=True)
+        events = list(forked_kernels.events)
+        if any(e.startswith("over time") for e in events):
+            outcome["success"] = False
         if not outcome["success"]:
-            result.error = explain_failure(outcome.get("log", "") + (outcome.get("error") or ""))
+            result.error = explain_failure(outcome.get("log", "") + (outcome.get("error") or ""), events)
         else:
             with Gradebook(cfg.CourseDirectory.db_url, course.COURSE_ID) as gb:
                 nb = gb.find_submission_notebook(task.assignment, task.assignment, task.student)
                 result.auto_scores = {g.cell.name: g.auto_score for g in nb.grades}
                 result.auto_comments = {c.cell.name: c.auto_comment for c in nb.comments}
-            result.autograded = read_files(root / "autograded" / task.student / task.assignment)
+            try:
+                result.autograded = read_autograded_notebook(root / "autograded" / task.student / task.assignment,
+                                                             task.assignment)
+            except (TooLarge, OSError) as err:
+                result.error = f"the autograded notebook cannot be kept: {err}"
+                result.seconds = time.perf_counter() - start
+                return result
             api.generate_feedback(task.assignment, task.student, force=True)
             html = root / "feedback" / task.student / task.assignment / f"{task.assignment}.html"
             result.feedback_html = html.read_bytes() if html.exists() else b""
