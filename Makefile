@@ -27,8 +27,16 @@ $(STAMP): pyproject.toml excluded-requirements.txt
 	$(BIN)/pip uninstall -qq --yes -r excluded-requirements.txt   # pip's install, or an older .venv
 	touch $(STAMP)
 
+# The server's terminals inherit its PATH: with .venv/bin first, `pgcourse check NN_topic.ipynb` (what the
+# notebooks tell students to run) works in a JupyterLab terminal. The shell is named, so that the server never
+# starts a login shell (it does when its stdout is not a terminal), whose /etc/profile would reset PATH.
+# The server runs in notebooks/, where a new terminal opens (JupyterLab asks for the file browser's folder,
+# which the server resolves against its own working folder first).
+# LAB_ARGS: extra options (tests/test_lab_terminal.py: a port, a token). Only this target reads it.
+LAB_ARGS ?=
 lab: setup            ## open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+	cd notebooks && PATH="$(abspath $(BIN)):$$PATH" VIRTUAL_ENV="$(abspath $(VENV))" $(abspath $(BIN))/jupyter lab \
+	    --ServerApp.terminado_settings=shell_command="$${SHELL:-/bin/bash}" $(LAB_ARGS)
 
 # `make test` on two cores. Grading every notebook (tests/test_grading.py) runs all seven solution
 # notebooks under the autograder's budget and checks that no cell raised; nbval adds, at their full

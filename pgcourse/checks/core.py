@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import traceback
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -36,6 +37,20 @@ def _fmt(value: Any) -> str:
         arr = np.asarray(value.detach() if hasattr(value, "detach") else value)
         return np.array2string(arr, precision=4, suppress_small=True, max_line_width=90, threshold=40)
     return repr(value)
+
+
+def describe_error(err: BaseException) -> str:
+    """`ValueError: k must be ≥ 2`, or, for an error without a message (a bare `assert`), what failed where."""
+    text = str(err)
+    if text:
+        return f"{type(err).__name__}: {text}"
+    frames = traceback.extract_tb(err.__traceback__)
+    line = (frames[-1].line or "").strip() if frames else ""
+    where = f" at `{line}`" if line else ""
+    if isinstance(err, AssertionError):
+        return (f"AssertionError{where}: an `assert` in your code failed on this input (it has no message; "
+                "write `assert condition, \"what went wrong\"` to see more)")
+    return f"{type(err).__name__}{where} (an error without a message)"
 
 
 @contextlib.contextmanager
@@ -88,7 +103,7 @@ class Check:
         except Exception as err:  # the student's own error, shown with the case that caused it
             self.watch.verdict()
             raise AssertionError(
-                f"{self.name} raised {type(err).__name__}: {err}\non case '{case}' "
+                f"{self.name} raised {describe_error(err)}\non case '{case}' "
                 f"with arguments:\n{self._describe(args, kwargs)}"
             ) from err
         self.watch.verdict()
@@ -108,7 +123,7 @@ class Check:
             return
         except Exception as err:
             self.watch.verdict()
-            self.fail(case, f"expected {exception.__name__}, but it raised {type(err).__name__}: {err}. {hint}")
+            self.fail(case, f"expected {exception.__name__}, but it raised {describe_error(err)}. {hint}")
         self.watch.verdict()
         self.fail(case, f"expected a {exception.__name__} for this bad input, but it returned "
                         f"{_fmt(result)} instead. {hint}")

@@ -146,14 +146,29 @@ def registered_code(exercise: str) -> dict[CodeType, str]:
     A name that is not a graded function (a check's own helper) has none; tests/test_cheats.py
     makes sure that every graded function is registered.
     """
-    codes = {}
+    names: dict[CodeType, list[str]] = {}
     for dotted in (BY_EXERCISE[exercise].library if exercise in BY_EXERCISE else ()):
         try:
             fn = inspect.unwrap(_resolve(dotted))
         except (ImportError, AttributeError):   # moved in the library: tests/test_cheats.py names it
             continue
-        codes[fn.__code__] = f"{fn.__module__}.{fn.__qualname__}"
-    return codes
+        names.setdefault(fn.__code__, [f"{fn.__module__}.{fn.__qualname__}"]).append(dotted)
+    # One code object can have several names (importance.softmax is policies.tabular_softmax): the
+    # hint names all of them, so that it names the one the student called.
+    return {code: " = ".join(dict.fromkeys(found)) for code, found in names.items()}
+
+
+RULE_PREFIX = "**Library code this exercise may not use:**"
+
+
+def rule(exercise: str) -> str:
+    """The one markdown line each exercise's statement carries (tests/test_library_rules.py compares).
+
+    Generated from REGISTRY, so the text and the grader cannot disagree.
+    """
+    names = ", ".join(f"`{dotted}`" for dotted in BY_EXERCISE[exercise].library)
+    return (f"{RULE_PREFIX} {names}. If one of them runs inside your `{exercise}`, even through a helper of "
+            "yours, the question scores 0. Everything else in `pgcourse`, NumPy and PyTorch is allowed.")
 
 
 def hint(library_name: str, exercise: str) -> str:

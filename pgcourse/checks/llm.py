@@ -175,6 +175,8 @@ def _kl_mistakes(s: torch.Tensor, lp: torch.Tensor, ref: torch.Tensor, beta: flo
         ("the score is missing: r = score − β·(ln π_θ − ln π_ref).", -beta * kl),
         ("you used the ratio of probabilities: the KL estimate is the difference of *log*-probabilities.",
          s - beta * (lp.exp() / ref.exp())),
+        ("you averaged the KL over the batch: each sample's reward has its own penalty, "
+         "β·(ln π_θ(y_i|x_i) − ln π_ref(y_i|x_i)); the average happens later, in the loss.", s - beta * kl.mean()),
     ]
 
 
