@@ -22,7 +22,8 @@ from nbgrader.preprocessors import Execute
 
 import submissions as S
 from pgcourse.grading import course, forked_kernels
-from pgcourse.grading.forked_kernels import ForkedExecute, ForkedKernelManager, ForkedProcess, forkable
+from pgcourse.grading.forked_kernels import (ForkedExecute, ForkedKernelManager, ForkedProcess, SandboxedExecute,
+                                             forkable)
 from pgcourse.grading.kernel_forkserver import PREIMPORTED, ForkServerError
 
 
@@ -75,16 +76,23 @@ def sockets(tmp_path):
     return folder
 
 
-def test_the_course_config_selects_forked_execute_for_pgcourse_grade_and_nbgraders_own_command(tmp_path):
+def test_the_course_config_selects_sandboxed_execute_for_pgcourse_grade_and_nbgraders_own_command(tmp_path,
+                                                                                                  monkeypatch):
     # first in this file: init_course puts the venv's bin/ on PATH once per process, which is a new
     # environment for the fork server
     root = tmp_path / "course"
     course.init_course(root, S.DRILL_SOLUTIONS, [S.DRILL])
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
     for cfg in (course.config(root), course.read_config_file(root)):   # `pgcourse grade`; nbgrader_config.py
         steps = cfg.Autograde.autograde_preprocessors
-        assert ForkedExecute in steps and Execute not in steps
-        assert steps == [ForkedExecute if s is Execute else s for s in Autograde.class_traits()["autograde_preprocessors"].default()]
+        assert SandboxedExecute in steps and Execute not in steps and ForkedExecute not in steps
+        assert steps == [SandboxedExecute if s is Execute else s for s in default]
         assert cfg.Execute.shutdown_kernel == "immediate"   # course.KERNEL_SHUTDOWN, in both
+    # the explicit opt-out: --no-sandbox for pgcourse grade, PGCOURSE_SANDBOX=0 for nbgrader's own commands
+    assert course.config(root, sandboxed=False).Autograde.autograde_preprocessors == \
+        [ForkedExecute if s is Execute else s for s in default]
+    monkeypatch.setenv("PGCOURSE_SANDBOX", "0")
+    assert ForkedExecute in course.read_config_file(root).Autograde.autograde_preprocessors
 
 
 def test_each_kernel_is_a_new_process_forked_from_the_server_with_its_own_env_and_folder(sockets, tmp_path):

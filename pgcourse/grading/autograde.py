@@ -25,10 +25,10 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
-from pgcourse.grading import course, record
+from pgcourse.grading import course, record, sandbox
 from pgcourse.grading.parallel import run_tasks
 from pgcourse.grading.results import QuestionScore, SubmissionResult  # noqa: F401 (re-exported)
-from pgcourse.grading.task import GradingTask, read_files
+from pgcourse.grading.task import GradingTask, TooLarge, read_files
 
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
@@ -60,12 +60,30 @@ def student_id_problems(students: set[str], known: set[str]) -> dict[str, str]:
     return problems
 
 
+NO_SANDBOX_WARNING = ("WARNING: grading WITHOUT a sandbox (--no-sandbox): every submission runs with your rights "
+                      "and can read and change your files, the gradebook and other students' work; these grades "
+                      "are marked as such in the grades CSV and the class report")
+
+
+def check_sandbox(sandboxed: bool, scheduler: str | None, log: Callable[[str], None]) -> None:
+    """Refuse to grade where no sandbox can be made (unless told --no-sandbox, which is logged)."""
+    if not sandboxed:
+        log(NO_SANDBOX_WARNING)
+    elif scheduler is None and sandbox.problem():
+        raise SystemExit(f"cannot grade: {sandbox.problem()} Nothing was graded.")
+
+
 def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler: str | None = None,
                  timeout: int | None = None, log: Callable[[str], None] = print,
-                 progress: bool = False) -> list[SubmissionResult]:
-    """Grade every submission into the course at `root`; returns one result per submission."""
+                 progress: bool = False, sandboxed: bool = True) -> list[SubmissionResult]:
+    """Grade every submission into the course at `root`; returns one result per submission.
+
+    Every kernel runs in the grading sandbox (`sandbox`); `sandboxed=False` (`--no-sandbox`) grades
+    without it, and says so in the log, the grades CSV and the class report.
+    """
     root, submissions_dir = Path(root), Path(submissions_dir)
     course.read_config_file(root)
+    check_sandbox(sandboxed, scheduler, log)
     timeout = timeout or course.course_timeout(root)
     known = course.course_assignments(root)
     pairs = find_submissions(submissions_dir)
@@ -85,8 +103,15 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
             results[student, assignment] = SubmissionResult(
                 student, assignment, error=f"unknown assignment {assignment!r} (the course has {', '.join(known)})")
         else:
-            tasks.append(GradingTask(student, assignment, read_files(submissions_dir / student / assignment),
-                                     sources[assignment], timeout))
+            skipped: list[str] = []
+            try:
+                files = read_files(submissions_dir / student / assignment, skipped=skipped)
+            except TooLarge as err:
+                results[student, assignment] = SubmissionResult(student, assignment, error=str(err))
+                continue
+            if skipped:
+                log(f"{student}/{assignment}: left out {', '.join(skipped)} (not regular files: symlinks are never followed)")
+            tasks.append(GradingTask(student, assignment, files, sources[assignment], timeout, sandboxed))
     for result in results.values():
         log(f"skipped {result.student}/{result.assignment}: {result.error}")
 
@@ -99,7 +124,7 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
             except record.RecordError as err:
                 graded.error = str(err)
             result = SubmissionResult(graded.student, graded.assignment, error=graded.error, note=graded.note,
-                                      seconds=graded.seconds)
+                                      seconds=graded.seconds, sandboxed=graded.sandboxed)
             if graded.error:
                 if (graded.student, graded.assignment) in earlier:
                     result.error = graded.error = graded.error + " (not recorded: the earlier grade stays)"
@@ -111,7 +136,8 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
             results[graded.student, graded.assignment] = result
             bar.update()
             line = (f"graded {result.student}/{result.assignment}: {result.points:g}/{result.max_points:g} "
-                    f"in {result.seconds:.1f} s" + (f"  ERROR: {result.error}" if result.error else ""))
+                    f"in {result.seconds:.1f} s" + ("" if result.sandboxed else "  [NO SANDBOX]")
+                    + (f"  ERROR: {result.error}" if result.error else ""))
             (bar.write if progress else log)(line)
     if tasks:
         log(f"graded {len(tasks)} submission(s) in {time.perf_counter() - start:.1f} s "
@@ -121,9 +147,11 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
 
 def grade(submissions_dir: Path, output_dir: Path, timeout: int = course.DEFAULT_TIMEOUT_S,
           solutions_dir: Path | None = None, log: Callable[[str], None] = print, workers: int = 1,
-          scheduler: str | None = None, progress: bool = False) -> list[SubmissionResult]:
+          scheduler: str | None = None, progress: bool = False, sandboxed: bool = True) -> list[SubmissionResult]:
     """Grade into a new course OUTPUT/course; write OUTPUT/feedback and OUTPUT/grades.csv."""
     submissions_dir, output_dir = Path(submissions_dir), Path(output_dir)
+    if sandboxed:
+        check_sandbox(sandboxed, scheduler, log)   # before a course folder is made
     solutions_dir = Path(solutions_dir or course.default_solutions_dir())
     pairs = find_submissions(submissions_dir)
     if output_dir.exists() and any(output_dir.iterdir()):
@@ -132,7 +160,7 @@ def grade(submissions_dir: Path, output_dir: Path, timeout: int = course.DEFAULT
     known = course.available(solutions_dir)
     root = output_dir / "course"
     course.init_course(root, solutions_dir, sorted({a for _, a in pairs if a in known}), timeout)
-    results = grade_course(root, submissions_dir, workers, scheduler, timeout, log, progress)
+    results = grade_course(root, submissions_dir, workers, scheduler, timeout, log, progress, sandboxed)
     for r in results:
         if r.feedback:
             copy = output_dir / "feedback" / r.student / r.assignment / r.feedback.name
@@ -155,6 +183,8 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
                                  "" if q.points is None else q.points, q.max_points, q.status, q.summary])
             status = "error" if r.error else ("needs manual grading" if any(q.status == "manual" for q in r.questions)
                                               else "autograded")
+            if not r.sandboxed:
+                status += " WITHOUT SANDBOX"
             writer.writerow([r.student, r.assignment, "TOTAL", r.points, r.max_points, status, r.error or r.note])
 
 
@@ -162,7 +192,8 @@ def format_table(results: list[SubmissionResult]) -> str:
     """A plain-text table per student and question."""
     lines = []
     for r in results:
-        header = f"{r.student} / {r.assignment}: {r.points:g} / {r.max_points:g} points"
+        header = (f"{r.student} / {r.assignment}: {r.points:g} / {r.max_points:g} points"
+                  + ("" if r.sandboxed else "  [NO SANDBOX]"))
         lines.append(header + (f"  [{r.note}]" if r.note else "") + f"  ({r.seconds:.1f} s)")
         if r.error:
             lines.append(f"    ERROR: {r.error}")

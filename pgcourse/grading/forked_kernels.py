@@ -71,14 +71,15 @@ def sandboxed_server_for(env: dict[str, str]) -> ForkServer:
 
 
 def submission_files(folder: pathlib.Path, cap: int = FILES_CAP_BYTES) -> dict[str, bytes]:
-    """The regular files under `folder`, as a sandboxed kernel gets them: never a symlink (nor what it
-    points to), nothing but plain files, at most `cap` bytes in all (the rest is left out)."""
+    """The files under `folder` (the autograded folder) that a sandboxed kernel gets in its own: the
+    submission's regular files, never a symlink (nor what it points to), never a notebook (the one
+    being graded holds the restored hidden tests), at most `cap` bytes in all (the rest is left out)."""
     files, total = {}, 0
     for dirpath, _, names in os.walk(folder):   # os.walk does not enter a symlinked folder
         for name in sorted(names):
             path = pathlib.Path(dirpath) / name
             info = path.lstat()
-            if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(info.st_mode) or name.endswith(".ipynb"):
                 continue
             if total + info.st_size > cap:
                 events.append(f"left out {path.relative_to(folder)}: the submission's files exceed {cap >> 20} MiB")
@@ -86,6 +87,32 @@ def submission_files(folder: pathlib.Path, cap: int = FILES_CAP_BYTES) -> dict[s
             files[str(path.relative_to(folder))] = path.read_bytes()
             total += info.st_size
     return files
+
+
+def forkable(cmd: list[str], kwargs: dict[str, Any]) -> bool:
+    """Whether the fork server can make this launch: on Linux (fork is unsafe on macOS and absent on
+    Windows), an IPython kernel of this Python, with the streams not redirected."""
+    return (sys.platform.startswith("linux") and os.environ.get(SWITCH, "1") != "0"
+            and len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
+            and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
+            and not kwargs.get("independent")
+            and all(kwargs.get(stream) is None for stream in ("stdin", "stdout", "stderr")))
+
+
+def server_for(env: dict[str, str]) -> ForkServer:
+    """The process's fork server for this environment (started, or restarted for a new environment)."""
+    global _server
+    if _server is not None and not _server.serves(env):
+        close_server()
+    if _server is None:
+        if shared_env(env) in _cannot_start:
+            raise ForkServerError("the fork server could not start with this environment earlier in this process")
+        try:
+            _server = ForkServer(env)
+        except (ForkServerError, OSError):
+            _cannot_start.append(shared_env(env))
+            raise
+    return _server
 
 
 class ForkedProcess:

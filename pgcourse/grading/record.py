@@ -12,6 +12,9 @@ from one process, one submission at a time. For a submission it
    `auto_comment` change; manual scores, manual comments, and every other student and
    assignment are left exactly as they were.
 
+3. notes in `unsandboxed.txt` whether it was graded without the sandbox (`--no-sandbox`), so that
+   the exports and the class report keep saying so until it is graded again in one.
+
 If step 1 fails (the disk is full), nothing of the earlier grade or files has changed.
 A submission that could not be graded (`error`) is not recorded: the earlier grade stays.
 """
@@ -33,6 +36,7 @@ from pgcourse.grading.results import QuestionScore, SubmissionResult, first_fail
 from pgcourse.grading.task import GradedSubmission, write_files
 
 STAGING = ".pgcourse-staging"
+UNSANDBOXED = "unsandboxed.txt"   # STUDENT/ASSIGNMENT per line: graded without a sandbox
 
 
 class RecordError(Exception):
@@ -99,6 +103,24 @@ def record(root: Path, graded: GradedSubmission, keep_submission: bool = True) -
                 comment.auto_comment = graded.auto_comments[comment.cell.name]
         _assign_late_penalty(root, gb, graded, notebook)
         gb.db.commit()
+    _note_sandbox(root, graded)
+
+
+def unsandboxed(root: Path) -> set[tuple[str, str]]:
+    """(student, assignment) of the recorded submissions last graded without a sandbox."""
+    path = Path(root) / UNSANDBOXED
+    lines = path.read_text().split() if path.exists() else []
+    return {tuple(line.split("/", 1)) for line in lines if "/" in line}
+
+
+def _note_sandbox(root: Path, graded: GradedSubmission) -> None:
+    marked = unsandboxed(root)
+    key = (graded.student, graded.assignment)
+    if graded.sandboxed == (key not in marked):
+        return
+    marked = marked - {key} if graded.sandboxed else marked | {key}
+    path = Path(root) / UNSANDBOXED
+    path.write_text("".join(f"{s}/{a}\n" for s, a in sorted(marked)))
 
 
 def _assign_late_penalty(root: Path, gb: Gradebook, graded: GradedSubmission, notebook) -> None:
@@ -166,5 +188,6 @@ def recorded(root: Path) -> list[tuple[str, str]]:
 
 def term_results(root: Path, assignment: str | None = None) -> list[SubmissionResult]:
     """Every recorded submission (of one assignment, or all) as SubmissionResults."""
-    return [SubmissionResult(student, a, scores(root, a, student))
+    marked = unsandboxed(root)
+    return [SubmissionResult(student, a, scores(root, a, student), sandboxed=(student, a) not in marked)
             for student, a in recorded(root) if assignment in (None, a)]

@@ -99,13 +99,18 @@ def _chart_png(summaries: list[QuestionSummary]) -> bytes:
     return buffer.getvalue()
 
 
-def write_html(assignment: str, summaries: list[QuestionSummary], n_submissions: int, path: Path) -> None:
+def write_html(assignment: str, summaries: list[QuestionSummary], n_submissions: int, path: Path,
+               unsandboxed: list[str] = ()) -> None:
     esc = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(assignment)}: class report</title>",
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;"
              "text-align:left;vertical-align:top}table{border-collapse:collapse}tr{border-bottom:1px solid #ddd}</style>",
              f"<h1>{esc(assignment)}: what the class got wrong</h1>",
              f"<p>{n_submissions} graded submission(s).</p>"]
+    if unsandboxed:
+        parts.append(f"<p class='warning' style='color:#a00'><b>{len(unsandboxed)} submission(s) were graded WITHOUT "
+                     "a sandbox</b> (--no-sandbox): their code ran with the grader's rights, so their scores and the "
+                     f"course's files cannot be trusted: {esc(', '.join(unsandboxed))}.</p>")
     if summaries:
         png = base64.b64encode(_chart_png(summaries)).decode()
         parts.append(f"<img alt='share passed per question' src='data:image/png;base64,{png}'>")
@@ -126,5 +131,7 @@ def write_report(assignment: str, results: list[SubmissionResult], folder: Path)
     summaries = summarise([r for r in results if r.assignment == assignment])
     folder = Path(folder)
     write_csv(summaries, folder / "report.csv")
-    write_html(assignment, summaries, sum(r.assignment == assignment for r in results), folder / "report.html")
+    unsandboxed = sorted(r.student for r in results if r.assignment == assignment and not r.sandboxed)
+    write_html(assignment, summaries, sum(r.assignment == assignment for r in results), folder / "report.html",
+               unsandboxed)
     return folder / "report.html", folder / "report.csv"

@@ -57,6 +57,7 @@ class SubmissionResult:
     note: str = ""         # anything fixed up on the way (e.g. a renamed notebook)
     seconds: float = 0.0
     feedback: Path | None = None
+    sandboxed: bool = True  # False: graded with --no-sandbox (its code ran with the grader's rights)
 
     @property
     def points(self) -> float:
