@@ -25,6 +25,9 @@ class Exercise:
     wrong: list[Callable]                            # plausible mistakes: each must fail the cell
     correct: list[Callable]                          # other correct implementations: each must pass
     context: dict[str, Any] = field(default_factory=dict)  # other names the cell needs (correct versions)
+    # {wrong answer's name: a piece of the hint it must get}. Every other wrong answer of the exercise must not
+    # get that hint (tests/test_mutants.py): a hint is shown only for its own mistake.
+    hints: dict[str, str] = field(default_factory=dict)
 
 
 def grader_cell_sources(notebook: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The notebook-00 check: its reference equals exact enumeration, and ambiguous hints are merged."""
+"""The notebook-00 check: its reference equals exact enumeration, and each hint is given only for its own mistake."""
 
 import numpy as np
 import pytest
@@ -15,9 +15,27 @@ def test_reference_matches_enumeration():
         float(traj.probs @ traj.rewards.sum(axis=1)), abs=1e-12)
 
 
-def test_ambiguous_mistakes_are_reported_together():
-    merged = mdp_recap._merge_ambiguous([("a", 1.0), ("b", 2.0), ("c", 1.0)])
-    assert merged == [("a\n  Or: c", 1.0), ("b", 2.0)]
+def _backup(P, r, mu, H, pi, next_values, axis=1):
+    V = np.zeros(len(mu))
+    for _ in range(H):
+        V = (pi * (r + next_values(P, V))).sum(axis=axis)
+    return float(mu @ V)
+
+
+def test_summing_over_the_wrong_axis_gets_its_own_hint_not_another_mistakes():
+    """On the uniform hand case this mistake gives the value of "H + 1 steps" and of "averaged uniformly";
+    the square random case tells them apart."""
+    with pytest.raises(AssertionError) as caught:
+        mdp_recap.check_finite_horizon_objective(lambda P, r, mu, H, pi: _backup(P, r, mu, H, pi, np.matmul, axis=0))
+    message = str(caught.value)
+    assert "you summed over the states" in message
+    assert "H + 1" not in message and "uniformly" not in message and "Or:" not in message
+
+
+def test_transposed_P_gets_its_hint():
+    with pytest.raises(AssertionError, match="you used P transposed"):
+        mdp_recap.check_finite_horizon_objective(
+            lambda P, r, mu, H, pi: _backup(P, r, mu, H, pi, lambda P, V: np.einsum("tas,t->sa", P, V)))
 
 
 def test_forgetting_mu_is_named_on_the_hand_case():

@@ -16,7 +16,7 @@ from mutation import grader_cell_sources, run_test_cell
 CASES = [
     (m00, "finite_horizon_objective", m00.fh_no_validation, "expected a ValueError"),
     (m01, "iw_gradient_estimate", m01.iw_checks_only_sampled_rho, "ρ(x) = 0 where P_θ(x) > 0"),
-    (m02, "tabular_softmax_policy", m02.ts_modifies_input, "modified its input"),
+    (m02, "tabular_softmax_policy", m02.ts_modifies_input, "changed its input θ in place"),
     (m02, "neural_log_prob", m02.nl_detached, "does not require grad"),
     (m04, "reward_to_go", m04.rtg_in_place, "changed the rewards array"),
     (m04, "discounted_reward_to_go", m04.drtg_zeros_like_int, "integer dtype"),

@@ -40,6 +40,32 @@ def test_correct_answer_passes(notebook, exercise, answer):
     assert stderr == "", f"the test cell wrote to stderr, which nbgrader scores as 0: {stderr!r}"
 
 
+def _hint_cases():
+    for module in MODULES:
+        for ex in module.EXERCISES:
+            if ex.hints:
+                yield pytest.param(module.NOTEBOOK, ex, id=f"{module.NOTEBOOK}-{ex.function}")
+
+
+@pytest.mark.parametrize("notebook, exercise", list(_hint_cases()))
+def test_each_hint_is_given_for_its_own_mistake_only(notebook, exercise):
+    """Every declared hint reaches its mistake; no other plausible mistake of the exercise gets it."""
+    source = grader_cell_sources(notebook)[exercise.test_cell]
+    names = {answer.__name__ for answer in exercise.wrong}
+    assert set(exercise.hints) <= names, f"hints for unknown mutants: {set(exercise.hints) - names}"
+    for answer in exercise.wrong:
+        with pytest.raises(AssertionError) as caught:
+            run_test_cell(source, {**exercise.context, exercise.function: answer})
+        hints = [line.split("Hint: ", 1)[1] for line in str(caught.value).splitlines() if "Hint: " in line]
+        own = exercise.hints.get(answer.__name__)
+        if own is not None:
+            assert any(own in h for h in hints), f"{answer.__name__} should get the hint '{own}': {caught.value}"
+        for other_name, other in exercise.hints.items():
+            if other != own:
+                assert not any(other in h for h in hints), \
+                    f"{answer.__name__} got the hint of {other_name} ('{other}'): {caught.value}"
+
+
 def test_every_autograded_cell_has_a_mutation_suite():
     covered = {(m.NOTEBOOK, ex.test_cell) for m in MODULES for ex in m.EXERCISES}
     for path in sorted(SOLUTIONS.glob("*.ipynb")):

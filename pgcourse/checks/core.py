@@ -39,6 +39,17 @@ def _fmt(value: Any) -> str:
     return repr(value)
 
 
+def _matching(actual: np.ndarray, mistakes: Iterable[Mistake], rtol: float, atol: float) -> list[str]:
+    """The descriptions of the known mistakes that produce `actual` (each once)."""
+    found = []
+    for description, wrong in mistakes:
+        wrong_arr = np.asarray(wrong.detach() if hasattr(wrong, "detach") else wrong, dtype=float)
+        if (wrong_arr.shape == actual.shape and np.all(np.isfinite(wrong_arr))
+                and np.allclose(actual, wrong_arr, rtol=rtol, atol=atol)):
+            found.append(description)
+    return list(dict.fromkeys(found))
+
+
 def describe_error(err: BaseException) -> str:
     """`ValueError: k must be ≥ 2`, or, for an error without a message (a bare `assert`), what failed where."""
     text = str(err)
@@ -146,10 +157,15 @@ class Check:
         self.passed += 1
 
     def expect_close(self, case: str, actual: Any, expected: Any, *, rtol: float = 1e-6,
-                     atol: float = 1e-8, mistakes: Iterable[Mistake] = (), context: str = "") -> None:
-        """Compare with `np.allclose`; on failure diagnose the mistake that fits best.
+                     atol: float = 1e-8, mistakes: Iterable[Mistake] = (), context: str = "",
+                     diagnose: Iterable[tuple[str, Callable[[], tuple[Any, Iterable[Mistake]]]]] = ()) -> None:
+        """Compare with `np.allclose`; on failure name the mistake, but only one that this value singles out.
 
-        A float32 (or float16) result is compared with a tolerance that fits its precision.
+        A hint is given when exactly one known mistake produces the actual value. When several do (a
+        symmetric hand case), no hint comes from this case: `diagnose` lists other cases, as
+        (name, run) with run() → (the student's result there, that case's mistakes), tried in order
+        until one of them singles out a mistake. A float32 (or float16) result is compared with a
+        tolerance that fits its precision.
         """
         if hasattr(actual, "detach"):
             actual = actual.detach().cpu().numpy()
@@ -164,20 +180,39 @@ class Check:
         if actual_arr.shape != expected_arr.shape:
             self.fail(case, f"expected shape {expected_arr.shape}, got shape {actual_arr.shape}.\n"
                             f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}")
-        if not np.all(np.isfinite(actual_arr)):
-            self.fail(case, f"the result contains NaN or inf: {_fmt(actual_arr)}. {context}")
-        if np.allclose(actual_arr, expected_arr, rtol=rtol, atol=atol):
+        finite = bool(np.all(np.isfinite(actual_arr)))
+        if finite and np.allclose(actual_arr, expected_arr, rtol=rtol, atol=atol):
             self.passed += 1
             return
-        message = f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}"
-        if context:
-            message = f"{context}\n{message}"
-        for description, wrong in mistakes:
-            wrong_arr = np.asarray(wrong, dtype=float)
-            if wrong_arr.shape == actual_arr.shape and np.allclose(actual_arr, wrong_arr, rtol=rtol, atol=atol):
-                self.fail(case, f"{message}\nHint: {description}")
-        if np.any(expected_arr != 0) and np.allclose(actual_arr, -expected_arr, rtol=rtol, atol=atol):
+        if finite:
+            message = f"expected: {_fmt(expected_arr)}\n  actual: {_fmt(actual_arr)}"
+            if context:
+                message = f"{context}\n{message}"
+        else:
+            message = f"the result contains NaN or inf: {_fmt(actual_arr)}. {context}".rstrip()
+        matching = _matching(actual_arr, mistakes, rtol, atol) if finite else []
+        if len(matching) == 1:
+            self.fail(case, f"{message}\nHint: {matching[0]}")
+        if finite and not matching and np.any(expected_arr != 0) and np.allclose(actual_arr, -expected_arr, rtol=rtol,
+                                                                                   atol=atol):
             self.fail(case, f"{message}\nHint: right size, wrong sign. Check the sign of each term.")
+        for other_case, run in diagnose:   # this case cannot tell the mistakes apart: ask another
+            try:
+                other_actual, other_mistakes = run()
+            except LibraryAnswerUsed:
+                raise
+            except AssertionError:          # the function fails there in another way: no diagnosis
+                continue
+            if hasattr(other_actual, "detach"):
+                other_actual = other_actual.detach().cpu().numpy()
+            try:
+                other_arr = np.asarray(other_actual, dtype=float)
+            except (TypeError, ValueError):
+                continue
+            other = _matching(other_arr, other_mistakes, rtol, atol)
+            if len(other) == 1:
+                self.fail(case, f"{message}\nHint: {other[0]}\n(Your result on case '{other_case}', where the "
+                                "common mistakes give different values, is exactly what this mistake gives.)")
         self.fail(case, message)
 
     def done(self) -> None:

@@ -36,11 +36,23 @@ def _case(seed: int, K: int, N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return theta, f, rho, xs
 
 
+def _mean_mistakes(correct: np.ndarray, N: int, K: int) -> list:
+    """Dividing the sum of the N terms by something other than N."""
+    total = correct * N
+    return [
+        ("you summed over the samples: the estimate is the *mean* (1/N) Σ_i.", total),
+        ("you divided by K, the number of outcomes: the mean is over the N samples, (1/N) Σ_i.", total / K),
+        ("you divided by N − 1: the estimate is the mean (1/N) Σ_i (N − 1 belongs to an unbiased "
+         "*variance*, not a mean).", total / (N - 1) if N > 1 else np.full_like(total, np.inf)),
+    ]
+
+
 def _iw_mistakes(theta, xs, rho, f):
     p, K = iw.softmax(theta), len(theta)
     correct = np.mean(_grad_p(theta, xs) * (f[xs] / rho[xs])[:, None], axis=0)
-    return correct, [
-        ("you summed over the samples: the estimate is the *mean* (1/N) Σ_i.", correct * len(xs)),
+    return correct, _mean_mistakes(correct, len(xs), K) + [
+        ("∇_θ P_θ(x) = P_θ(x)(e_x − P_θ): the factor P_θ(x) is missing (you used ∇_θ ln P_θ(x) with the weight "
+         "1/ρ(x)).", np.mean(_grad_log_p(theta, xs) * (f[xs] / rho[xs])[:, None], axis=0)),
         ("you divided by P_θ(x_i) instead of ρ(x_i): the samples come from ρ, so the weight is 1/ρ(x_i).",
          np.mean(_grad_log_p(theta, xs) * f[xs][:, None], axis=0)),
         ("f(x_i) is missing from each term.", np.mean(_grad_p(theta, xs) / rho[xs][:, None], axis=0)),
@@ -53,8 +65,7 @@ def _iw_mistakes(theta, xs, rho, f):
 def _score_mistakes(theta, xs, f):
     K = len(theta)
     correct = np.mean(_grad_log_p(theta, xs) * f[xs][:, None], axis=0)
-    return correct, [
-        ("you summed over the samples: the estimate is the *mean* (1/N) Σ_i.", correct * len(xs)),
+    return correct, _mean_mistakes(correct, len(xs), K) + [
         ("f(x_i) is missing from each term.", np.mean(_grad_log_p(theta, xs), axis=0)),
         ("you used ∇_θ P_θ(x) instead of ∇_θ ln P_θ(x) = ∇_θ P_θ(x) / P_θ(x).",
          np.mean(_grad_p(theta, xs) * f[xs][:, None], axis=0)),
@@ -67,15 +78,16 @@ def check_iw_gradient_estimate(iw_gradient_estimate: Callable, seed: int = 0, K:
     """(1/N) Σ_i ∇_θ P_θ(x_i) f(x_i) / ρ(x_i): hand case, known mistakes, exact unbiasedness, bad input."""
     check = Check("iw_gradient_estimate", iw_gradient_estimate)
 
+    theta, f, rho, xs = _case(seed, K, N=6)     # the hand case is symmetric: this one tells mistakes apart
+    six = [("six samples", lambda: (check.call("six samples", theta, xs, rho, f), _iw_mistakes(theta, xs, rho, f)[1]))]
     theta0, f0, rho0, x0 = np.zeros(3), np.array([1.0, 0.0, 0.0]), np.full(3, 1 / 3), np.array([0])
     expected, mistakes = _iw_mistakes(theta0, x0, rho0, f0)
     out = check.call("hand case", theta0, x0, rho0, f0)
-    check.expect_close("hand case", out, expected, mistakes=mistakes, context=(
+    check.expect_close("hand case", out, expected, mistakes=mistakes, diagnose=six, context=(
         "θ = 0 (so P_θ is uniform over K = 3), one sample x = 0, ρ uniform, f = [1, 0, 0]:\n"
         "∇_θ P_θ(0) = P_θ(0)(e_0 − P_θ) = [2/9, −1/9, −1/9]; dividing by ρ(0) = 1/3 and multiplying "
         "by f(0) = 1 gives [2/3, −1/3, −1/3]."))
 
-    theta, f, rho, xs = _case(seed, K, N=6)
     expected, mistakes = _iw_mistakes(theta, xs, rho, f)
     out = check.call("six samples", theta, xs, rho, f)
     check.expect_shape("six samples", out, (K,))
@@ -101,15 +113,16 @@ def check_score_function_gradient_estimate(score_function_gradient_estimate: Cal
     """(1/N) Σ_i ∇_θ ln P_θ(x_i) f(x_i): hand case, known mistakes, exact unbiasedness, bad input."""
     check = Check("score_function_gradient_estimate", score_function_gradient_estimate)
 
-    theta0, f0, x0 = np.zeros(3), np.array([1.0, 0.0, 0.0]), np.array([0])
-    expected, mistakes = _score_mistakes(theta0, x0, f0)
-    out = check.call("hand case", theta0, x0, f0)
-    check.expect_close("hand case", out, expected, mistakes=mistakes, context=(
-        "θ = 0, one sample x = 0, f = [1, 0, 0]: ∇_θ ln P_θ(0) = e_0 − P_θ = [2/3, −1/3, −1/3], times f(0) = 1."))
-
     theta, f, _, _ = _case(seed, K, N=0)
     p = iw.softmax(theta)
     xs = np.random.default_rng(seed + 1).choice(K, size=6, p=p)
+    six = [("six samples", lambda: (check.call("six samples", theta, xs, f), _score_mistakes(theta, xs, f)[1]))]
+    theta0, f0, x0 = np.zeros(3), np.array([1.0, 0.0, 0.0]), np.array([0])
+    expected, mistakes = _score_mistakes(theta0, x0, f0)
+    out = check.call("hand case", theta0, x0, f0)
+    check.expect_close("hand case", out, expected, mistakes=mistakes, diagnose=six, context=(
+        "θ = 0, one sample x = 0, f = [1, 0, 0]: ∇_θ ln P_θ(0) = e_0 − P_θ = [2/3, −1/3, −1/3], times f(0) = 1."))
+
     expected, mistakes = _score_mistakes(theta, xs, f)
     out = check.call("six samples", theta, xs, f)
     check.expect_shape("six samples", out, (K,))

@@ -24,14 +24,22 @@ def _backward(P, r, H, pi, *, steps=None, backup="expectation"):
     return V
 
 
-def _mistakes(P, r, mu, H, pi):
-    """The right J and the values that plausible mistakes produce."""
-    V0 = _backward(P, r, H, pi)
-    S = P.shape[0]
-    wrong_direction = np.zeros(S)   # V indexed by the current state instead of the next one
+def _backward_with(P, r, H, pi, next_values, combine):
+    V = np.zeros(P.shape[0])
     for _ in range(H):
-        wrong_direction = (pi * (r + np.einsum("sat,s->sa", P, wrong_direction))).sum(axis=1)
-    return reference_objective(P, r, mu, H, pi), _merge_ambiguous([
+        V = combine(pi * (r + next_values(P, V)))
+    return V
+
+
+def _mistakes(P, r, mu, H, pi):
+    """The right J and the values that plausible mistakes produce. Several can coincide on a small,
+    symmetric case: `Check.expect_close` then gives no hint from it and asks the next case."""
+    V0 = _backward(P, r, H, pi)
+    S, A = pi.shape
+    by_actions = lambda x: x.sum(axis=1)                                          # noqa: E731
+    current_state = lambda P, V: np.einsum("sat,s->sa", P, V)                     # noqa: E731
+    transposed = lambda P, V: np.einsum("tas,t->sa", P, V)                        # noqa: E731
+    mistakes = [
         ("you ran H + 1 backup steps: h runs over 0, …, H−1, so there are exactly H rewards.",
          float(mu @ _backward(P, r, H, pi, steps=H + 1))),
         ("you ran H − 1 backup steps: h runs over 0, …, H−1, so there are exactly H rewards.",
@@ -42,21 +50,16 @@ def _mistakes(P, r, mu, H, pi):
         ("you backed up max_a Q_h(s, a) (the optimal value) instead of Σ_a π(a|s) Q_h(s, a) (the value of π).",
          float(mu @ _backward(P, r, H, pi, backup="max"))),
         ("the next-state values must be Σ_{s'} P(s'|s, a) V_{h+1}(s') (P @ V), a sum over the *last* axis of P.",
-         float(mu @ wrong_direction)),
-    ])
-
-
-def _merge_ambiguous(mistakes: list) -> list:
-    """Mistakes that give the same value on a case are reported together, not as the first one."""
-    merged: list = []
-    for description, value in mistakes:
-        for i, (other, other_value) in enumerate(merged):
-            if np.isclose(value, other_value, rtol=1e-6, atol=1e-8):
-                merged[i] = (f"{other}\n  Or: {description}", other_value)
-                break
-        else:
-            merged.append((description, value))
-    return merged
+         float(mu @ _backward_with(P, r, H, pi, current_state, by_actions))),
+        ("you used P transposed: P[s, a, s'] is the probability of moving from s to s', so the next-state values "
+         "are Σ_{s'} P[s, a, s'] V(s') (P @ V), not Σ_s P[s, a, s'] V(s).",
+         float(mu @ _backward_with(P, r, H, pi, transposed, by_actions))),
+    ]
+    if S == A:   # summing π(a|s) Q(s, a) over states instead of actions has the right shape only here
+        mistakes.append(("V_h(s) = Σ_a π(a|s) Q_h(s, a) sums over the actions (axis=1); you summed over the states "
+                         "(axis=0).", float(mu @ _backward_with(P, r, H, pi, lambda P, V: P @ V,
+                                                                 lambda x: x.sum(axis=0)))))
+    return reference_objective(P, r, mu, H, pi), mistakes
 
 
 def _random_case(seed: int, S: int, A: int, H: int):
@@ -70,6 +73,11 @@ def check_finite_horizon_objective(finite_horizon_objective: Callable, seed: int
     """J(π) = E[Σ_{h=0}^{H−1} r(s_h, a_h)]: hand case, random MDP, H = 1, bad input."""
     check = Check("finite_horizon_objective", finite_horizon_objective)
 
+    def diagnosis(S_: int, A_: int):      # a random case of this size, where the mistakes give different values
+        case = f"random MDP (S={S_}, A={A_}, H={H})"
+        P_, r_, mu_, H__, pi_ = _random_case(seed, S_, A_, H)
+        return case, lambda: (check.call(case, P_, r_, mu_, H__, pi_), _mistakes(P_, r_, mu_, H__, pi_)[1])
+
     two = two_state_mdp(H=3)
     uniform = np.full((2, 2), 0.5)
     expected, mistakes = _mistakes(two.P, two.r, two.mu, 3, uniform)
@@ -77,17 +85,18 @@ def check_finite_horizon_objective(finite_horizon_objective: Callable, seed: int
     check.expect_shape("two-state MDP, uniform policy", out, ())
     check.expect_close("two-state MDP, uniform policy", out, expected, mistakes=mistakes, context=(
         "two_state_mdp(H=3): start in state 0, reward 1 in state 1; under the uniform policy s_1 and s_2 are\n"
-        "uniform over {0, 1}, so J = 0 + 1/2 + 1/2 = 1."))
+        "uniform over {0, 1}, so J = 0 + 1/2 + 1/2 = 1."), diagnose=[diagnosis(S, A), diagnosis(3, 3)])
     switch_then_stay = np.array([[0.0, 1.0], [1.0, 0.0]])
     out = check.call("two-state MDP, optimal policy", two.P.copy(), two.r.copy(), two.mu.copy(), 3, switch_then_stay)
-    check.expect_close("two-state MDP, optimal policy", out, 2.0, context=(
+    check.expect_close("two-state MDP, optimal policy", out, 2.0, diagnose=[diagnosis(S, A), diagnosis(3, 3)], context=(
         "switch in state 0, stay in state 1: rewards 0, 1, 1, so J = 2 = H − 1."))
 
     P, r, mu, H_, pi = _random_case(seed, S, A, H)
     expected, mistakes = _mistakes(P, r, mu, H_, pi)
     out = check.call(f"random MDP (S={S}, A={A}, H={H})", P, r, mu, H_, pi)
     check.expect_close(f"random MDP (S={S}, A={A}, H={H})", out, expected, mistakes=mistakes, context=(
-        "expected μ · V_0 from policy evaluation (equal to Σ_τ ρ(τ) R(τ) over every trajectory)."))
+        "expected μ · V_0 from policy evaluation (equal to Σ_τ ρ(τ) R(τ) over every trajectory)."),
+        diagnose=[diagnosis(3, 3)])
 
     out = check.call("one step (H = 1)", P, r, mu, 1, pi)
     check.expect_close("one step (H = 1)", out, float(mu @ (pi * r).sum(axis=1)), context=(

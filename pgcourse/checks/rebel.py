@@ -79,19 +79,22 @@ def check_rebel_loss(rebel_loss: Callable, seed: int = 0, B: int = 5, train: boo
     lp1, old1 = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -2.0])
     lp2, old2 = torch.tensor([-3.0, -0.5]), torch.tensor([-3.0, -1.0])
     r1, r2 = torch.tensor([1.0, -1.0]), torch.tensor([0.0, 1.0])
-    expected, mistakes = _rebel_mistakes(lp1, old1, lp2, old2, r1, r2, 0.5)
-    out = check.expect_tensor("hand case", check.call("hand case", lp1, old1, lp2, old2, r1, r2, 0.5), ())
-    check.expect_close("hand case", out.detach(), expected, rtol=1e-6, mistakes=mistakes, context=(
-        "η = 0.5. Pair 1: Δ_1 = 0.5, Δ_2 = 0, η(r_1 − r_2) = 0.5, residual 0. Pair 2: Δ_1 = 0, "
-        "Δ_2 = 0.5, η(r_1 − r_2) = −1, residual 0.5. L = (0² + 0.5²)/2 = 0.125."))
-
-    # Random float64 case where every input requires grad: only ln π_θ may receive a gradient.
+    # The random float64 case, drawn first: where the hand case cannot tell two mistakes apart, it can.
     g = torch.Generator().manual_seed(seed)
     eta = float(0.05 + torch.rand((), generator=g))
     raw = [-4 * torch.rand(B, generator=g, dtype=torch.float64) for _ in range(4)]
     raw += [torch.randn(B, generator=g, dtype=torch.float64) for _ in range(2)]
-    args = [x.clone().requires_grad_(True) for x in raw]
     case = f"random B={B}, float64, η={eta:.3f}, every input requires grad"
+
+    expected, mistakes = _rebel_mistakes(lp1, old1, lp2, old2, r1, r2, 0.5)
+    out = check.expect_tensor("hand case", check.call("hand case", lp1, old1, lp2, old2, r1, r2, 0.5), ())
+    check.expect_close("hand case", out.detach(), expected, rtol=1e-6, mistakes=mistakes, context=(
+        "η = 0.5. Pair 1: Δ_1 = 0.5, Δ_2 = 0, η(r_1 − r_2) = 0.5, residual 0. Pair 2: Δ_1 = 0, "
+        "Δ_2 = 0.5, η(r_1 − r_2) = −1, residual 0.5. L = (0² + 0.5²)/2 = 0.125."),
+        diagnose=[(case, lambda: (check.call(case, *[x.clone() for x in raw], eta), _rebel_mistakes(*raw, eta)[1]))])
+
+    # Random float64 case where every input requires grad: only ln π_θ may receive a gradient.
+    args = [x.clone().requires_grad_(True) for x in raw]
     expected, mistakes = _rebel_mistakes(*raw, eta)
     out = check.expect_tensor(case, check.call(case, *args, eta), ())
     if out.dtype != torch.float64:

@@ -50,6 +50,8 @@ def _softmax_mistakes(theta: np.ndarray) -> list:
             ("you normalised by the sum over the whole table: normalise each row, sum(axis=1, keepdims=True).",
              np.exp(theta) / np.exp(theta).sum()),
             ("you returned exp(θ) without normalising.", np.exp(theta)),
+            ("you returned exp(θ − row maximum) without normalising: divide each row by its sum.",
+             np.exp(theta - theta.max(axis=1, keepdims=True))),
             ("you subtracted the maximum of the whole table: subtract each row's own maximum, "
              "or rows far below it underflow to 0/0.", z / z.sum(axis=-1, keepdims=True)),
         ]
@@ -60,7 +62,13 @@ def check_tabular_softmax_policy(tabular_softmax_policy: Callable, seed: int = 0
     check = Check("tabular_softmax_policy", tabular_softmax_policy)
 
     theta = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])
-    out = check.call("hand case", theta.copy())
+    given = theta.copy()
+    out = check.call("hand case", given)
+    if not np.array_equal(given, theta):
+        check.fail("hand case", "your function changed its input θ in place (e.g. `theta -= theta.max(...)` or "
+                                "`np.exp(theta, out=theta)`), and the notebook says not to modify the caller's array: "
+                                "the caller still needs θ. Compute a new array, e.g. `z = theta - theta.max(axis=1, "
+                                "keepdims=True)`.")
     check.expect_close("hand case", out, [[0.5, 0.5], [0.75, 0.25]], mistakes=_softmax_mistakes(theta), context=(
         "θ = [[0, 0], [ln 3, 0]]: row 0 is uniform, row 1 is [3, 1] / 4."))
 
@@ -107,7 +115,10 @@ def _tabular_score_mistakes(theta: np.ndarray, s: int, a: int) -> list:
          pi[s, a] * correct),
         ("you subtracted the uniform distribution 1/A instead of π_θ(·|s).",
          e - np.eye(S)[s][:, None] / A),
-    ]
+        ("π_θ(·|s) is a softmax over the actions of state s (along axis 1); you normalised over the states (axis 0).",
+         e - np.eye(S)[s][:, None] * _naive_softmax(theta, axis=0)[s]),
+    ] + ([("s and a are swapped: the arguments are (theta, s, a), and the score's nonzero row is row s, "
+           "e_s ⊗ (e_a − π_θ(·|s)).", policies.grad_log_tabular_softmax(theta, a, s))] if a < S and s < A else [])
 
 
 def _check_score_pairs(check: Check, fn_call, theta: np.ndarray, pairs, reference, mistakes_fn, routes_fn,

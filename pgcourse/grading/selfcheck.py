@@ -78,4 +78,19 @@ def format_rows(rows: list[QuestionScore]) -> str:
     auto = [r for r in rows if r.points is not None]
     lines.append(f"autograded total: {sum(r.points for r in auto):g} / {sum(r.max_points for r in auto):g}"
                  " (hidden tests run only when your instructor grades)")
+    lines.append(verdict(rows))
     return "\n".join(lines)
+
+
+def verdict(rows: list[QuestionScore]) -> str:
+    """One plain sentence: what is left to do, and why the exit status is what it is."""
+    failed = [r.question for r in rows if r.status == "failed"]
+    unanswered = [r.question for r in rows if r.status == "unanswered"]
+    if failed:
+        return (f"To fix: {', '.join(failed)} (autograded)"
+                + (f"; still to write: {', '.join(unanswered)} (graded by hand)" if unanswered else "")
+                + ". Exit status 1.")
+    if unanswered:
+        return (f"Every autograded question passes. Only your written answer is missing: {', '.join(unanswered)} "
+                "(graded by hand). Exit status 1 until you write it; nothing else is wrong.")
+    return "Everything the self-check can see passes; written answers are graded by hand. Exit status 0."

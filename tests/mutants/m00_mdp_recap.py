@@ -96,6 +96,24 @@ def fh_policy_transposed(P, r, mu, H, pi):
     return float(mu @ V)
 
 
+def fh_sums_over_states(P, r, mu, H, pi):
+    """V_h = Σ over the wrong axis of π Q (states, not actions): has the right shape only when S = A."""
+    P, r, mu, H, pi = _validated(P, r, mu, H, pi)
+    V = np.zeros(P.shape[0])
+    for _ in range(H):
+        V = (pi * (r + P @ V)).sum(axis=0)
+    return float(mu @ V)
+
+
+def fh_transposed_P(P, r, mu, H, pi):
+    """Σ_s P[s, a, s'] V(s): P read as P[s', a, s]."""
+    P, r, mu, H, pi = _validated(P, r, mu, H, pi)
+    V = np.zeros(P.shape[0])
+    for _ in range(H):
+        V = (pi * (r + np.einsum("tas,t->sa", P, V))).sum(axis=1)
+    return float(mu @ V)
+
+
 def fh_no_validation(P, r, mu, H, pi):
     P, r, mu, pi = (np.asarray(x, dtype=float) for x in (P, r, mu, pi))
     V = np.zeros(P.shape[0])
@@ -149,6 +167,12 @@ EXERCISES = [
              wrong=[fh_sign_flipped, fh_h_plus_one_steps, fh_h_minus_one_steps, fh_forgets_mu,
                     fh_starts_in_state_zero, fh_max_backup, fh_forward_wrong_contraction,
                     fh_forward_distribution_off_by_one, fh_policy_transposed, fh_no_validation,
-                    fh_validates_only_shapes],
-             correct=[fh_loops, fh_forward_distributions, fh_matrix_powers]),
+                    fh_validates_only_shapes, fh_sums_over_states, fh_transposed_P],
+             correct=[fh_loops, fh_forward_distributions, fh_matrix_powers],
+             hints={"fh_h_plus_one_steps": "H + 1 backup steps", "fh_forward_distribution_off_by_one": "H + 1 backup steps",
+                    "fh_h_minus_one_steps": "H − 1 backup steps", "fh_forgets_mu": "averaged V_0 over states uniformly",
+                    "fh_starts_in_state_zero": "returned V_0 at state 0", "fh_max_backup": "backed up max_a",
+                    "fh_forward_wrong_contraction": "a sum over the *last* axis of P",
+                    "fh_transposed_P": "you used P transposed", "fh_sums_over_states": "you summed over the states",
+                    "fh_sign_flipped": "right size, wrong sign"}),
 ]

@@ -53,6 +53,21 @@ def iw_rho_off_by_one(theta, xs, rho, f):
     return np.mean(p[xs, None] * (eye[xs] - p) * (f[xs] / rho[(xs + 1) % len(rho)])[:, None], axis=0)
 
 
+def iw_divides_by_K(theta, xs, rho, f):
+    theta, xs, rho, f, p, eye = _checked(theta, xs, rho, f)
+    return np.sum(p[xs, None] * (eye[xs] - p) * (f[xs] / rho[xs])[:, None], axis=0) / len(theta)
+
+
+def iw_divides_by_N_minus_1(theta, xs, rho, f):
+    theta, xs, rho, f, p, eye = _checked(theta, xs, rho, f)
+    return np.sum(p[xs, None] * (eye[xs] - p) * (f[xs] / rho[xs])[:, None], axis=0) / (len(xs) - 1)
+
+
+def iw_missing_p_factor(theta, xs, rho, f):
+    theta, xs, rho, f, p, eye = _checked(theta, xs, rho, f)
+    return np.mean((eye[xs] - p) * (f[xs] / rho[xs])[:, None], axis=0)
+
+
 def iw_no_validation(theta, xs, rho, f):
     theta, xs, rho, f = (np.asarray(a, dtype=float) for a in (theta, xs, rho, f))
     xs = xs.astype(int)
@@ -134,6 +149,11 @@ def sf_divides_by_p(theta, xs, f):
     return np.mean((eye[xs] - p) * (f[xs] / p[xs])[:, None], axis=0)
 
 
+def sf_divides_by_K(theta, xs, f):
+    theta, xs, f, p, eye = _checked_sf(theta, xs, f)
+    return np.sum((eye[xs] - p) * f[xs, None], axis=0) / len(theta)
+
+
 def sf_no_validation(theta, xs, f):
     theta, f = np.asarray(theta, dtype=float), np.asarray(f, dtype=float)
     xs = np.asarray(xs).astype(int)
@@ -167,10 +187,19 @@ def sf_autograd(theta, xs, f):
 EXERCISES = [
     Exercise("test_iw_gradient_estimate", "iw_gradient_estimate",
              wrong=[iw_sign_flipped, iw_divides_by_p_theta, iw_missing_f, iw_sum_not_mean, iw_no_rho,
-                    iw_missing_normaliser_term, iw_rho_off_by_one, iw_no_validation, iw_checks_only_sampled_rho],
-             correct=[iw_loop, iw_autograd, iw_as_score_times_ratio]),
+                    iw_missing_normaliser_term, iw_rho_off_by_one, iw_no_validation, iw_checks_only_sampled_rho,
+                    iw_divides_by_K, iw_divides_by_N_minus_1, iw_missing_p_factor],
+             correct=[iw_loop, iw_autograd, iw_as_score_times_ratio],
+             hints={"iw_sign_flipped": "right size, wrong sign", "iw_divides_by_p_theta": "instead of ρ(x_i)",
+                    "iw_missing_f": "f(x_i) is missing", "iw_sum_not_mean": "you summed over the samples",
+                    "iw_no_rho": "you forgot to divide by ρ(x_i)", "iw_missing_normaliser_term": "the −P_θ part",
+                    "iw_divides_by_K": "you divided by K", "iw_divides_by_N_minus_1": "you divided by N − 1",
+                    "iw_missing_p_factor": "the factor P_θ(x) is missing"}),
     Exercise("test_score_function_gradient_estimate", "score_function_gradient_estimate",
              wrong=[sf_sign_flipped, sf_grad_p_not_log, sf_missing_f, sf_sum_not_mean, sf_missing_normaliser_term,
-                    sf_divides_by_p, sf_no_validation],
-             correct=[sf_loop, sf_autograd, sf_list_comprehension]),
+                    sf_divides_by_p, sf_no_validation, sf_divides_by_K],
+             correct=[sf_loop, sf_autograd, sf_list_comprehension],
+             hints={"sf_sign_flipped": "right size, wrong sign", "sf_grad_p_not_log": "instead of ∇_θ ln P_θ(x)",
+                    "sf_missing_f": "f(x_i) is missing", "sf_sum_not_mean": "you summed over the samples",
+                    "sf_missing_normaliser_term": "the −P_θ part", "sf_divides_by_K": "you divided by K"}),
 ]

@@ -321,18 +321,27 @@ def nl_loop_logsumexp(net, states, actions):
     return torch.stack([logits[i, int(a)] - torch.logsumexp(logits[i], dim=0) for i, a in enumerate(actions)])
 
 
+def gt_swapped_s_and_a(theta, s, a):
+    return gt_loop(theta, a, s)
+
+
 EXERCISES = [
     Exercise("test_tabular_softmax_policy", "tabular_softmax_policy",
              wrong=[ts_wrong_axis, ts_no_max_subtraction, ts_global_max_subtraction, ts_normalises_whole_table,
                     ts_not_normalised, ts_softmax_of_minus_theta, ts_modifies_input],
-             correct=[ts_loop, ts_torch, ts_logsumexp, ts_apply_along_axis]),
+             correct=[ts_loop, ts_torch, ts_logsumexp, ts_apply_along_axis],
+             hints={"ts_wrong_axis": "you normalised over states (axis 0)", "ts_not_normalised": "without normalising",
+                    "ts_normalises_whole_table": "the sum over the whole table"}),
     Exercise("test_grad_log_tabular_softmax", "grad_log_tabular_softmax",
              wrong=[gt_missing_pi_term, gt_pi_in_every_row, gt_grad_of_pi, gt_uniform_instead_of_pi, gt_sign_flipped,
-                    gt_no_max_subtraction, gt_softmax_over_states],
-             correct=[gt_loop, gt_autograd]),
+                    gt_no_max_subtraction, gt_softmax_over_states, gt_swapped_s_and_a],
+             correct=[gt_loop, gt_autograd],
+             hints={"gt_swapped_s_and_a": "s and a are swapped", "gt_softmax_over_states": "you normalised over the states",
+                    "gt_missing_pi_term": "the −π_θ(·|s) term is missing", "gt_grad_of_pi": "gradient of the *log*",
+                    "gt_pi_in_every_row": "you subtracted π_θ in every row"}),
     Exercise("test_linear_softmax_policy", "linear_softmax_policy",
              wrong=[ls_wrong_axis, ls_no_max_subtraction, ls_flattened_softmax, ls_returns_logits, ls_features_summed],
-             correct=[ls_loop, ls_torch]),
+             correct=[ls_loop, ls_torch], hints={"ls_wrong_axis": "you normalised over states (axis 0)"}),
     Exercise("test_grad_log_linear_softmax", "grad_log_linear_softmax",
              wrong=[gl_missing_expectation, gl_uniform_mean, gl_grad_of_pi, gl_expectation_over_all_states,
                     gl_sign_flipped, gl_no_max_subtraction],
@@ -340,5 +349,6 @@ EXERCISES = [
     Exercise("test_neural_log_prob", "neural_log_prob",
              wrong=[nl_returns_probs, nl_log_softmax_batch_axis, nl_raw_logits, nl_detached, nl_log_of_softmax,
                     nl_gather_wrong_dim, nl_every_action, nl_returns_numpy, nl_under_no_grad],
-             correct=[nl_cross_entropy, nl_categorical, nl_loop_logsumexp]),
+             correct=[nl_cross_entropy, nl_categorical, nl_loop_logsumexp],
+             hints={"nl_log_softmax_batch_axis": "over the batch axis (dim=0)"}),
 ]

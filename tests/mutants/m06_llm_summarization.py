@@ -119,6 +119,10 @@ def kl_probability_ratio(scores, logp, ref_logp, beta):
     return (scores - beta * torch.exp(logp - ref_logp)).detach()
 
 
+def kl_averages_kl(scores, logp, ref_logp, beta):
+    return (scores - beta * (logp - ref_logp).mean()).detach()
+
+
 def kl_in_place(scores, logp, ref_logp, beta):
     scores = scores.detach()
     scores -= beta * (logp.detach() - ref_logp.detach())
@@ -355,8 +359,10 @@ EXERCISES = [
              correct=[slp_loops, slp_one_hot_logsumexp, slp_categorical, slp_cross_entropy]),
     Exercise("test_kl_penalized_reward", "kl_penalized_reward",
              wrong=[kl_sign_flipped, kl_carries_gradient, kl_detaches_only_logp, kl_no_beta, kl_beta_on_everything,
-                    kl_forgets_score, kl_probability_ratio, kl_in_place, kl_as_numpy],
-             correct=[kl_correct, kl_no_grad_context, kl_detach_each]),
+                    kl_forgets_score, kl_probability_ratio, kl_in_place, kl_as_numpy, kl_averages_kl],
+             correct=[kl_correct, kl_no_grad_context, kl_detach_each],
+             hints={"kl_averages_kl": "averaged the KL", "kl_sign_flipped": "wrong sign", "kl_no_beta": "β is missing",
+                    "kl_forgets_score": "the score is missing", "kl_probability_ratio": "ratio of probabilities"}),
     Exercise("test_rloo_advantages", "rloo_advantages",
              wrong=[rloo_baseline_includes_self, rloo_divides_by_k, rloo_sign_flipped, rloo_returns_baseline,
                     rloo_mixes_prompts, rloo_wrong_axis, rloo_normalised, rloo_no_k_check, rloo_in_place],
@@ -369,5 +375,7 @@ EXERCISES = [
              wrong=[rebel_eta_sign_flipped, rebel_reward_sum, rebel_abs_not_square, rebel_no_square,
                     rebel_sum_not_mean, rebel_old_not_detached, rebel_rewards_not_detached, rebel_old_new_swapped,
                     rebel_forgets_eta, rebel_half_squared],
-             correct=[rebel_loop, rebel_mse_loss, rebel_dot]),
+             correct=[rebel_loop, rebel_mse_loss, rebel_dot],
+             hints={"rebel_sum_not_mean": "you summed over the prompts", "rebel_no_square": "forgot to square",
+                    "rebel_reward_sum": "not the sum", "rebel_abs_not_square": "not its absolute value"}),
 ]
