@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pgcourse.checks.core import Check, Mistake, one_thread, quiet
+from pgcourse.checks.core import Check, Mistake, describe_error, one_thread, quiet
 from pgcourse.checks.integrity import LibraryAnswerUsed, Watch
 
 # A random policy scores ~22 on CartPole-v1; the correct loss reaches 215–269 (seeds 0–5) with
@@ -163,7 +163,7 @@ def check_training(reinforce_loss: Callable, seed: int = 0, threshold: float = T
     except NotImplementedError:
         raise AssertionError("reinforce_loss is not implemented yet.") from None
     except Exception as err:
-        raise AssertionError(f"training with your reinforce_loss raised {type(err).__name__}: {err}") from err
+        raise AssertionError(f"training with your reinforce_loss raised {describe_error(err)}") from err
     score = history.mean_last()
     if not np.isfinite(score) or score < threshold:
         hint = ""

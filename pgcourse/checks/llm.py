@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pgcourse.checks.core import Check, Mistake, one_thread, quiet
+from pgcourse.checks.core import Check, Mistake, describe_error, one_thread, quiet
 from pgcourse.checks.integrity import LibraryAnswerUsed
 
 
@@ -101,7 +101,7 @@ def _smoke_train_rl(check: Check, name: str, fn: Callable, k: int, seed: int) ->
     except NotImplementedError:
         raise AssertionError(f"{name} is not implemented yet.") from None
     except Exception as err:
-        check.fail(case, f"training with your {name} raised {type(err).__name__}: {err}")
+        check.fail(case, f"training with your {name} raised {describe_error(err)}")
     ours = np.array([hist.reward[0], hist.kl[0], hist.rm_score[0]])
     theirs = np.array([ref_hist.reward[0], ref_hist.kl[0], ref_hist.rm_score[0]])
     if not np.all(np.isfinite(hist.reward + hist.kl)):

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pgcourse.checks.core import Check, Mistake
+from pgcourse.checks.core import Check, Mistake, describe_error
 from pgcourse.checks.integrity import LibraryAnswerUsed
 from pgcourse.checks.llm import quiet_one_thread
 
@@ -65,7 +65,7 @@ def _smoke_train_rebel(check: Check, fn: Callable, seed: int) -> None:
         except NotImplementedError:
             raise AssertionError("rebel_loss is not implemented yet.") from None
         except Exception as err:
-            check.fail(case, f"training with your rebel_loss raised {type(err).__name__}: {err}")
+            check.fail(case, f"training with your rebel_loss raised {describe_error(err)}")
     ours = np.array([hist.reward[-1], hist.kl[-1], hist.rm_score[-1]])
     theirs = np.array([ref_hist.reward[-1], ref_hist.kl[-1], ref_hist.rm_score[-1]])
     check.expect_close(case, ours, theirs, rtol=1e-3, atol=1e-4, context=(
