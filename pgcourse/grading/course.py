@@ -25,6 +25,7 @@ from nbgrader.preprocessors import GetGrades
 from traitlets.config import Config
 
 from pgcourse.grading import forked_kernels
+from pgcourse.grading.locations import default_notebooks_dir, default_solutions_dir, project_root  # noqa: F401
 from pgcourse.grading.feedback import StripHiddenTests
 
 COURSE_ID = "pgcourse"
@@ -37,23 +38,6 @@ GRADING_KERNEL_ARGS = ["--InlineBackend.figure_formats=set()"]
 # already in the notebook, and the polite way (the kernel runs its exit hooks, the client polls
 # until it has gone) took 0.7-1.4 s per kernel here, against 0.1 s.
 KERNEL_SHUTDOWN = "immediate"
-
-
-def project_root() -> Path:
-    """The checkout this package was installed from (it holds `solutions/` and `notebooks/`), or, for
-    an installation from a wheel (`pip install .`), PREFIX/share/pgcourse, where the wheel puts them."""
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "solutions").is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "pgcourse"
-
-
-def default_solutions_dir() -> Path:
-    return project_root() / "solutions"
-
-
-def default_notebooks_dir() -> Path:
-    return project_root() / "notebooks"
 
 
 def available(solutions_dir: Path) -> list[str]:

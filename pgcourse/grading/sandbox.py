@@ -42,6 +42,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pgcourse.grading import locations
+
 SWITCH = "PGCOURSE_SANDBOX"      # "0": grade without a sandbox (flagged everywhere)
 BWRAP_ENV = "PGCOURSE_BWRAP"      # a bwrap binary to use instead of the bundled or installed one
 ROOT = "/sandbox"                 # the one writable folder inside
@@ -152,8 +154,7 @@ def _project_checkouts() -> set[Path]:
 
 def hidden_course_files() -> list[Path]:
     """The course's own instructor files, wherever this installation keeps them."""
-    from pgcourse.grading import course
-    return [course.default_solutions_dir(), course.default_notebooks_dir()]
+    return [locations.default_solutions_dir(), locations.default_notebooks_dir()]
 
 
 @functools.cache
