@@ -88,7 +88,19 @@ def _reinforce_mistakes(theta, states, actions, rewards) -> tuple[np.ndarray, li
         ("you multiplied two averages, ((1/N) Σ_i ∇ ln ρ_θ(τ_i)) · ((1/N) Σ_i R(τ_i)): each trajectory's "
          "gradient must be weighted by *its own* return before averaging.", glt.mean(axis=0) * ret.mean()),
         ("R(τ) is missing: weight each trajectory's Σ_h ∇_θ ln π_θ(a_h|s_h) by its return.", glt.mean(axis=0)),
-    ]
+        ("you divided by N − 1: the estimate is the mean (1/N) Σ_i (N − 1 belongs to an unbiased *variance*).",
+         correct * N / (N - 1) if N > 1 else np.full_like(correct, np.inf)),
+    ] + _swapped(theta, states, actions, ret)
+
+
+def _swapped(theta, states, actions, ret) -> list[Mistake]:
+    """States and actions swapped in the score: possible (no IndexError) only where every index fits."""
+    S, A = np.shape(theta)
+    if np.max(states) >= A or np.max(actions) >= S:
+        return []
+    swapped = _steps(theta, actions, states).sum(axis=1)
+    return [("states and actions are swapped: the score of step h is e_{s_h} ⊗ (e_{a_h} − π_θ(·|s_h)), row s_h of θ.",
+             (swapped * ret).mean(axis=0))]
 
 
 def _random_case(seed: int, S: int, A: int, H: int) -> tuple[M.TabularMDP, np.ndarray]:
@@ -145,16 +157,20 @@ def check_reinforce_gradient_estimate(reinforce_gradient_estimate: Callable, see
     """(1/N) Σ_i (Σ_h ∇_θ ln π_θ(a_h^i|s_h^i)) R(τ_i): hand case, known mistakes, exact unbiasedness, bad input."""
     check = Check("reinforce_gradient_estimate", reinforce_gradient_estimate)
 
+    mdp, theta = _random_case(seed, S, A, H)
+    tau = M.sample_trajectories(mdp, theta, N, seed)
+    many = f"{N} trajectories"      # where the hand case (N = 1) cannot tell mistakes apart, this case can
+    diagnose = [(many, lambda: (check.call(many, theta, tau.states, tau.actions, tau.rewards),
+                                _reinforce_mistakes(theta, tau.states, tau.actions, tau.rewards)[1]))]
+
     theta0 = np.zeros((2, 2))
     s0, a0, r0 = np.array([[0, 0, 1]]), np.array([[1, 1, 0]]), np.array([[1.0, 0.0, 2.0]])
     expected, mistakes = _reinforce_mistakes(theta0, s0, a0, r0)
     out = check.call("hand case", theta0, s0, a0, r0)
-    check.expect_close("hand case", out, expected, mistakes=mistakes, context=(
+    check.expect_close("hand case", out, expected, mistakes=mistakes, diagnose=diagnose, context=(
         "θ = 0, one trajectory (N = 1, H = 3): states (0, 0, 1), actions (1, 1, 0), rewards (1, 0, 2), so "
         "R(τ) = 3.\nΣ_h ∇_θ ln π_θ(a_h|s_h) = [[−1, 1], [½, −½]]; times R(τ) = 3 gives [[−3, 3], [1.5, −1.5]]."))
 
-    mdp, theta = _random_case(seed, S, A, H)
-    tau = M.sample_trajectories(mdp, theta, N, seed)
     expected, mistakes = _reinforce_mistakes(theta, tau.states, tau.actions, tau.rewards)
     out = check.call(f"{N} trajectories", theta, tau.states, tau.actions, tau.rewards)
     check.expect_shape(f"{N} trajectories", out, (S, A))

@@ -81,6 +81,8 @@ def _estimate_mistakes(theta, states, actions, rewards) -> list:
         ("G_h starts at t = h: r_h itself is included.", _estimate(theta, states, actions, G - rewards)),
         ("you summed over the trajectories: the estimate is the *mean* (1/N) Σ_i.",
          N * _estimate(theta, states, actions, G)),
+        ("you divided by N − 1: the estimate is the mean (1/N) Σ_i (N − 1 belongs to an unbiased *variance*).",
+         N / (N - 1) * _estimate(theta, states, actions, G) if N > 1 else np.full(np.shape(theta), np.inf)),
         ("you averaged over the steps h too: sum over h, average over trajectories only.",
          _estimate(theta, states, actions, G) / H),
         ("∇_θ ln π_θ(a|s) = e_s ⊗ (e_a − π_θ(·|s)): the −π_θ(·|s) part is missing.",
@@ -195,17 +197,19 @@ def check_reward_to_go_gradient_estimate(reward_to_go_gradient_estimate: Callabl
     """(1/N) Σ_i Σ_h ∇_θ ln π_θ(a_h^i|s_h^i) G_h^i: hand case, a sampled batch, mistakes, exact unbiasedness."""
     check = Check("reward_to_go_gradient_estimate", reward_to_go_gradient_estimate)
 
+    mdp, theta, states, actions, rewards = _case(seed, S, A, H, N)
+    case = f"{N} sampled trajectories (S = {S}, A = {A}, H = {H})"
+    diagnose = [(case, lambda: (check.call(case, theta, states, actions, rewards),   # where mistakes differ
+                                _estimate_mistakes(theta, states, actions, rewards)))]
     theta0 = np.zeros((2, 2))
     s0, a0, r0 = np.array([[0, 1]]), np.array([[1, 0]]), np.array([[1.0, 2.0]])
     out = check.call("hand case", theta0, s0, a0, r0)
-    check.expect_close("hand case", out, _estimate(theta0, s0, a0, _rtg(r0)),
+    check.expect_close("hand case", out, _estimate(theta0, s0, a0, _rtg(r0)), diagnose=diagnose,
                        mistakes=_estimate_mistakes(theta0, s0, a0, r0), context=(
                            "θ = 0 (uniform policy), one trajectory s = (0, 1), a = (1, 0), r = (1, 2): G = (3, 2),\n"
                            "∇ ln π(1|0) = e_0 ⊗ (e_1 − ½) = [[−½, ½], [0, 0]] weighted by 3, plus "
                            "∇ ln π(0|1) = [[0, 0], [½, −½]] weighted by 2."))
 
-    mdp, theta, states, actions, rewards = _case(seed, S, A, H, N)
-    case = f"{N} sampled trajectories (S = {S}, A = {A}, H = {H})"
     out = check.call(case, theta, states, actions, rewards)
     check.expect_shape(case, out, (S, A))
     check.expect_close(case, out, _estimate(theta, states, actions, _rtg(rewards)), rtol=1e-8, atol=1e-10,

@@ -218,6 +218,14 @@ def rf_autograd_surrogate(theta, states, actions, rewards):
     return t.grad.numpy()
 
 
+def rf_divides_by_N_minus_1(theta, states, actions, rewards):
+    return rf_loop(theta, states, actions, rewards) * len(states) / (len(states) - 1)
+
+
+def rf_swapped_s_and_a(theta, states, actions, rewards):
+    return rf_loop(theta, actions, states, rewards)
+
+
 EXERCISES = [
     Exercise("test_grad_log_trajectory_likelihood", "grad_log_trajectory_likelihood",
              wrong=[glt_sign_flipped, glt_missing_pi_term, glt_last_step_only, glt_mean_over_h, glt_drops_first_step,
@@ -227,6 +235,10 @@ EXERCISES = [
     Exercise("test_reinforce_gradient_estimate", "reinforce_gradient_estimate",
              wrong=[rf_sum_not_mean, rf_reward_to_go, rf_per_step_reward, rf_missing_pi_term, rf_sign_flipped,
                     rf_last_step_only, rf_mean_over_h, rf_drops_first_step, rf_product_of_means,
-                    rf_mean_reward_not_return, rf_no_rewards_validation],
-             correct=[rf_loop, rf_autograd_surrogate]),
+                    rf_mean_reward_not_return, rf_no_rewards_validation, rf_divides_by_N_minus_1, rf_swapped_s_and_a],
+             correct=[rf_loop, rf_autograd_surrogate],
+             hints={"rf_sum_not_mean": "you summed over the trajectories", "rf_divides_by_N_minus_1": "divided by N − 1",
+                    "rf_swapped_s_and_a": "states and actions are swapped", "rf_reward_to_go": "by the reward-to-go",
+                    "rf_per_step_reward": "by the single reward r_h", "rf_missing_pi_term": "the −π_θ(·|s) part",
+                    "rf_last_step_only": "only the last step", "rf_product_of_means": "you multiplied two averages"}),
 ]

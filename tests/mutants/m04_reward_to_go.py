@@ -191,6 +191,11 @@ def est_sum_not_mean(theta, states, actions, rewards):
     return len(rewards) * _weighted(theta, states, actions, _rtg(rewards))
 
 
+def est_divides_by_N_minus_1(theta, states, actions, rewards):
+    N = len(rewards)
+    return N * _weighted(theta, states, actions, _rtg(rewards)) / (N - 1)
+
+
 def est_mean_over_steps(theta, states, actions, rewards):
     return _weighted(theta, states, actions, _rtg(rewards)) / np.shape(rewards)[1]
 
@@ -331,8 +336,12 @@ EXERCISES = [
              correct=[drtg_loop_over_h, drtg_power_matrix, drtg_torch, drtg_float32]),
     Exercise("test_reward_to_go_gradient_estimate", "reward_to_go_gradient_estimate",
              wrong=[est_reinforce, est_sums_from_zero, est_reversed_time, est_excludes_current, est_sum_not_mean,
-                    est_mean_over_steps, est_sign_flipped, est_missing_normaliser, est_naive_softmax],
-             correct=[est_loop, est_autograd, est_float32]),
+                    est_mean_over_steps, est_sign_flipped, est_missing_normaliser, est_naive_softmax,
+                    est_divides_by_N_minus_1],
+             correct=[est_loop, est_autograd, est_float32],
+             hints={"est_divides_by_N_minus_1": "divided by N − 1", "est_sum_not_mean": "summed over the trajectories",
+                    "est_reinforce": "full return R(τ)", "est_sums_from_zero": "from t = 0 to h",
+                    "est_mean_over_steps": "averaged over the steps h too", "est_excludes_current": "r_h itself"}),
     Exercise("test_baseline_gradient_estimate", "baseline_gradient_estimate",
              wrong=[bl_ignored, bl_added, bl_next_step, bl_previous_step, bl_from_total_return, bl_broadcast_over_time,
                     bl_indexed_by_action, bl_no_validation, bl_sum_not_mean],
