@@ -139,7 +139,7 @@ def test_make_setup_leaves_out_the_excluded_requirements():
     assert "--excludes excluded-requirements.txt" in setup
     assert "uninstall -qq --yes -r excluded-requirements.txt" in setup
     assert '"excluded-requirements.txt"' in (ROOT / "deploy" / "jupyterhub" / "setup_class.py").read_text()
-    assert "uninstall -qq --yes -r /opt/pgcourse/excluded-requirements.txt" in \
+    assert "uninstall -qq --yes -r /src/excluded-requirements.txt" in \
         (ROOT / "deploy" / "kubernetes" / "Dockerfile").read_text()
     if not (Path(sys.prefix) == ROOT / ".venv" and (ROOT / ".venv" / ".installed").exists()):
         pytest.skip("this Python's environment was not built by `make setup`")

@@ -8,8 +8,10 @@ Run it as root, with the Python of the single-user environment (the one whose
 It is idempotent: run it again to add students.
 
 1. installs the course package with its pinned dependencies and the `hub` and `grading` extras into that
-   environment, less what excluded-requirements.txt names (`--no-install` skips this, e.g. in a
-   development checkout);
+   environment (the grading extra brings bubblewrap, the sandbox every grading kernel runs in), less
+   what excluded-requirements.txt names (`--no-install` skips this, e.g. in a development
+   checkout). The instructor's notebooks, which the wheel puts in PREFIX/share/pgcourse/solutions,
+   become the instructor's alone (mode 0700): every student's server runs from this environment;
 2. copies `config/` to the system-wide Jupyter config directory (`--config-dir`, /etc/jupyter)
    and writes `pgcourse_class.json` there: nbgrader's settings, the lab settings for a class (no
    "Would you like to get notified about official Jupyter news?" prompt), and one directory per
@@ -17,7 +19,8 @@ It is idempotent: run it again to add students.
 3. creates the exchange (`--exchange`, /srv/nbgrader/exchange) world-writable with the sticky bit,
    as nbgrader's documentation asks ("readable and writable by all users");
 4. creates the instructor's course for the term (`--course-dir`, ~INSTRUCTOR/pgcourse) with
-   `pgcourse course init`, as the instructor.
+   `pgcourse course init`, as the instructor, and checks, as the instructor, that a grading
+   sandbox can be made (user namespaces); without one, `pgcourse grade` refuses to grade.
 """
 
 from __future__ import annotations
@@ -74,6 +77,27 @@ def install(python: str) -> None:
                     str(PROJECT / "excluded-requirements.txt")], check=True)
 
 
+def keep_solutions_to(instructor: pwd.struct_passwd, python: str) -> None:
+    """The installed instructor notebooks (hidden tests, model answers): readable by the instructor only."""
+    where = subprocess.run([python, "-c", "from pgcourse.grading import locations; "
+                            "print(locations.default_solutions_dir())"], capture_output=True, text=True, check=True)
+    solutions = Path(where.stdout.strip())
+    if solutions.is_dir() and solutions.parent.name == "pgcourse" and solutions.parent.parent.name == "share":
+        for path in [solutions, *solutions.rglob("*")]:
+            os.chown(path, instructor.pw_uid, instructor.pw_gid, follow_symlinks=False)
+        solutions.chmod(0o700)
+
+
+def check_sandbox(instructor: pwd.struct_passwd, python: str) -> None:
+    """Warn when the instructor's grading kernels cannot be sandboxed here (`pgcourse grade` would refuse)."""
+    done = subprocess.run([python, "-c", "from pgcourse.grading import sandbox; print(sandbox.problem() or '')"],
+                          capture_output=True, text=True, user=instructor.pw_uid, group=instructor.pw_gid,
+                          extra_groups=[], cwd="/", env={**os.environ, "HOME": instructor.pw_dir})
+    problem = done.stdout.strip() or (done.stderr.strip()[-400:] if done.returncode else "")
+    if problem:
+        print(f"WARNING: {instructor.pw_name}'s grading kernels cannot be sandboxed here: {problem}")
+
+
 def write_config(config_dir: Path, klass: dict) -> Path:
     """Copy config/ into `config_dir`, write the class file; everyone may read, only root write."""
     shutil.copytree(HERE / "config", config_dir, dirs_exist_ok=True)
@@ -120,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("run setup_class.py as root: it writes system-wide config and the exchange")
     if not args.no_install:
         install(args.python)
+        keep_solutions_to(instructor, args.python)
     course_dir = (args.course_dir or Path(instructor.pw_dir) / COURSE_ID).resolve()
     klass = {"course_id": COURSE_ID, "instructors": [args.instructor], "students": args.students,
              "exchange": str(args.exchange.resolve()), "course_dir": str(course_dir),
@@ -127,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     class_file = write_config(args.config_dir.resolve(), klass)
     make_exchange(args.exchange.resolve())
     init_course(instructor, course_dir, args.config_dir.resolve(), args.python)
+    check_sandbox(instructor, args.python)
     print(f"class file: {class_file}\nexchange: {args.exchange}\ncourse: {course_dir}\n"
           f"start the hub: jupyterhub -f {HERE / 'jupyterhub_config.py'}"
           + ("" if args.config_dir.resolve() == Path("/etc/jupyter") else
