@@ -4,15 +4,18 @@
 
 Builds a synthetic class over the seven notebooks: student i hands in, per notebook, the solved
 notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
-in turn. Grades it into a fresh course with `--workers 1` and into another with `--workers 2`
-(a two-worker Dask LocalCluster), then prints the per-submission times, whether both runs gave
-identical scores, and last one JSON line (with the machine's busy and stolen CPU seconds during
+in turn (the mutant's module inlined in the cell: the grading sandbox cannot see tests/). Grades it
+into a fresh course with `--workers 1` and into another with `--workers 2` (a two-worker Dask
+LocalCluster), each in the grading sandbox and, for comparison in the same run, without it
+(`--no-sandbox`), then prints the per-submission times, whether all runs gave identical scores,
+and last one JSON line (with the machine's busy and stolen CPU seconds during
 each run: on a shared machine whose speed drifts, they tell parallel overhead from a slower
 machine). `--profile` also runs each solved notebook once as the autograder does (in a kernel
 from the fork server: the first notebook's kernel start includes the server's) and prints where
 its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
-speedup ≥ 1.7× with two workers, identical scores.
+speedup ≥ 1.7× with two workers, identical scores; the sandbox costs ≤ 1.2× the seconds per student
+without it.
 """
 
 from __future__ import annotations
@@ -38,17 +41,18 @@ from pgcourse.grading.parallel import dask_available  # noqa: E402
 
 
 def _wrong_answers(assignment: str) -> list[tuple[str, str]]:
-    """(function, source that rebinds it to a mutant) for each mutant of the notebook."""
+    """(function, source that rebinds it to a mutant) for each mutant of the notebook: the mutants'
+    module, inlined (a grading kernel sees no tests/ folder), then the function rebound."""
     module = importlib.import_module(f"mutants.m{assignment}")
+    inlined = Path(module.__file__).read_text().replace(
+        "from mutation import Exercise", "def Exercise(*args, **kwargs):\n    return None")
     cells = {S.grade_id(c) for c in S.read(S.NOTEBOOKS / f"{assignment}.ipynb").cells}
     out = []
     for exercise in module.EXERCISES:
         if exercise.function not in cells:
             continue
         for wrong in exercise.wrong:
-            out.append((exercise.function,
-                        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
-                        f"from mutants.m{assignment} import {wrong.__name__} as {exercise.function}"))
+            out.append((exercise.function, f"{inlined}\n{exercise.function} = {wrong.__name__}\n"))
     return out
 
 
@@ -76,11 +80,11 @@ def _cpu_s() -> tuple[float, float]:
     return (sum(fields) - fields[3] - fields[4] - steal) / tick, steal / tick   # less idle, iowait and steal
 
 
-def _grade(folder: Path, root: Path, assignments: list[str], workers: int):
+def _grade(folder: Path, root: Path, assignments: list[str], workers: int, sandboxed: bool = True):
     """The results, the wall seconds, and the CPU seconds busy and stolen meanwhile."""
     course.init_course(root, S.SOLUTIONS, assignments)
     start, (busy, steal) = time.perf_counter(), _cpu_s()
-    results = autograde.grade_course(root, folder, workers=workers, log=lambda *_: None)
+    results = autograde.grade_course(root, folder, workers=workers, log=lambda *_: None, sandboxed=sandboxed)
     busy_after, steal_after = _cpu_s()
     return results, time.perf_counter() - start, busy_after - busy, steal_after - steal
 
@@ -146,6 +150,9 @@ def main() -> None:
         serial, serial_s, serial_cpu, serial_steal = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
         parallel, parallel_s, parallel_cpu, parallel_steal = _grade(folder, Path(tmp) / "parallel", assignments,
                                                                     workers=2)
+        bare, bare_s, _, bare_steal = _grade(folder, Path(tmp) / "bare", assignments, workers=1, sandboxed=False)
+        bare_par, bare_par_s, _, bare_par_steal = _grade(folder, Path(tmp) / "bare_parallel", assignments,
+                                                         workers=2, sandboxed=False)
         if args.keep:
             shutil.copytree(Path(tmp) / "serial", args.keep)
             for label, path in exports.write_all(args.keep, args.keep, assignments):
@@ -153,7 +160,7 @@ def main() -> None:
     print(autograde.format_table(serial))
     per_notebook = {a: round(statistics.median(r.seconds for r in serial if r.assignment == a), 1) for a in assignments}
     print("median seconds per submission, one worker:", per_notebook)
-    identical = _scores(serial) == _scores(parallel)
+    identical = _scores(serial) == _scores(parallel) == _scores(bare) == _scores(bare_par)
     print(json.dumps({
         "students": args.students, "notebooks": len(assignments), "submissions": len(serial),
         "seconds_per_student_1_worker": round(serial_s / args.students, 1),
@@ -166,6 +173,12 @@ def main() -> None:
         # CPU seconds the host gave to other machines meanwhile (a wall time on a shared host is only comparable
         # with another taken at the same steal)
         "steal_cpu_s_1_worker": round(serial_steal), "steal_cpu_s_2_workers": round(parallel_steal),
+        # the same class graded without the sandbox (--no-sandbox), in this run: what the sandbox costs
+        "no_sandbox_seconds_per_student_1_worker": round(bare_s / args.students, 1),
+        "no_sandbox_seconds_per_student_2_workers": round(bare_par_s / args.students, 1),
+        "sandbox_cost_1_worker": round(serial_s / bare_s, 2), "sandbox_cost_2_workers": round(parallel_s / bare_par_s, 2),
+        "no_sandbox_speedup": round(bare_s / bare_par_s, 2),
+        "steal_cpu_s_no_sandbox": round(bare_steal + bare_par_steal),
         "errors": sum(bool(r.error) for r in serial), "cpus": os.cpu_count()}))
 
 
