@@ -42,3 +42,11 @@ def test_no_other_rule_line_and_no_hand_written_rule():
 def test_a_hint_names_every_name_of_an_aliased_function():
     names = integrity.registered_code("tabular_softmax_policy").values()
     assert "pgcourse.policies.tabular_softmax = pgcourse.importance.softmax" in names
+
+
+def test_notebook_01s_softmax_in_02_is_named_as_the_student_called_it():
+    import pgcourse.importance as iw
+    from pgcourse.checks.softmax import check_tabular_softmax_policy
+
+    with pytest.raises(integrity.LibraryAnswerUsed, match="pgcourse.importance.softmax"):
+        check_tabular_softmax_policy(lambda theta: iw.softmax(theta))
