@@ -203,6 +203,8 @@ def grade_task(task: GradingTask) -> GradedSubmission:
             try:
                 result.autograded = read_autograded_notebook(root / "autograded" / task.student / task.assignment,
                                                              task.assignment)
+                if result.timestamp:   # as nbgrader's autograde copies it: generate/release_feedback read it
+                    result.autograded["timestamp.txt"] = result.timestamp.encode()
             except (TooLarge, OSError) as err:
                 result.error = f"the autograded notebook cannot be kept: {err}"
                 result.seconds = time.perf_counter() - start
