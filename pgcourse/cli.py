@@ -1,6 +1,7 @@
 """The `pgcourse` command: release notebooks, grade submissions, check your own work.
 
     pgcourse release [NOTEBOOK ...]                  instructors: solutions/ → notebooks/ (nbgrader)
+    pgcourse answers [NOTEBOOK ...]                  instructors: the written questions' model answers
     pgcourse course init COURSE_DIR                  instructors: the term's nbgrader course
     pgcourse grade --course COURSE_DIR SUBMISSIONS   instructors: grade into the term's gradebook
     pgcourse grade SUBMISSIONS_DIR                   instructors: grade into a throw-away course
@@ -23,6 +24,14 @@ def _release(args: argparse.Namespace) -> int:
     from pgcourse.grading.release import release
 
     for path in release(args.notebooks or None, args.solutions, args.output):
+        print(f"wrote {path}")
+    return 0
+
+
+def _answers(args: argparse.Namespace) -> int:
+    from pgcourse.grading.release import answers
+
+    for path in answers(args.notebooks or None, args.output, args.solutions):
         print(f"wrote {path}")
     return 0
 
@@ -97,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solutions", type=Path, default=course.default_solutions_dir(), help="instructor notebooks")
     p.add_argument("--output", type=Path, default=course.default_notebooks_dir(), help="where student notebooks go")
     p.set_defaults(run=_release)
+
+    p = sub.add_parser("answers", help="the written questions' model answers, to hand out after the deadline",
+                       description="Write OUTPUT/NN_topic.md for each notebook: its written questions with their model "
+                                   "answers (never the mark schemes), which the student notebooks do not contain.")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="which notebooks (e.g. 01); default: all")
+    p.add_argument("--solutions", type=Path, default=course.default_solutions_dir(), help="instructor notebooks")
+    p.add_argument("--output", type=Path, default=Path("answers"), help="folder to write (default: answers/)")
+    p.set_defaults(run=_answers)
 
     p = sub.add_parser("course", help="the term's nbgrader course directory",
                        description="Manage the nbgrader course an instructor keeps for the whole term.")

@@ -37,7 +37,7 @@ def release(names: list[str] | None = None, solutions_dir: Path | None = None,
 # The answers release. A written question's model answer and its explanation live only in the
 # instructor's notebook, inside the answer cell that nbgrader replaces with "YOUR ANSWER HERE"; the
 # student's copy never has them. After the deadline the instructor hands out answers/NN_topic.md:
-#     python -m pgcourse.grading.release --answers [NN …] [--out answers/]
+#     pgcourse answers [NN …] [--output answers/]
 MARK_SCHEME = "**Mark scheme"
 
 
@@ -74,16 +74,3 @@ def answers(names: list[str] | None = None, out_dir: Path = Path("answers"),
         target.write_text("\n".join(parts), encoding="utf-8")
         written.append(target)
     return written
-
-
-if __name__ == "__main__":   # python -m pgcourse.grading.release [--answers] [NN …] [--out DIR]
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m pgcourse.grading.release")
-    parser.add_argument("names", nargs="*", help="assignments (default: all)")
-    parser.add_argument("--answers", action="store_true",
-                        help="write the written questions' model answers (hand out after the deadline)")
-    parser.add_argument("--out", type=Path, default=Path("answers"), help="folder for --answers (default answers/)")
-    args = parser.parse_args()
-    for path in (answers(args.names, args.out) if args.answers else release(args.names)):
-        print(path)

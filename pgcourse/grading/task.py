@@ -18,7 +18,8 @@ Per submission:
 
 The kernel runs in the grading sandbox (`sandbox`; `GradingTask.sandboxed`), and what comes back
 from the scratch course is data this process read itself: the autograded notebook (a regular
-file, at most `NOTEBOOK_CAP_BYTES`), never a file the kernel made. A submission's folder is read
+file, at most `NOTEBOOK_CAP_BYTES`), never a file the kernel made; the autograded folder's other
+files are the submission's own, from this process's copy. A submission's folder is read
 the same way: regular files only (a symlink is left out and noted), at most `SUBMISSION_CAP_BYTES`.
 """
 
@@ -203,8 +204,9 @@ def grade_task(task: GradingTask) -> GradedSubmission:
             try:
                 result.autograded = read_autograded_notebook(root / "autograded" / task.student / task.assignment,
                                                              task.assignment)
-                if result.timestamp:   # as nbgrader's autograde copies it: generate/release_feedback read it
-                    result.autograded["timestamp.txt"] = result.timestamp.encode()
+                # beside it, as nbgrader's autograde keeps them (its exchange reads timestamp.txt and
+                # submission_secret.txt there), the submission's other files: this process's own copy
+                result.autograded.update({name: data for name, data in files.items() if not name.endswith(".ipynb")})
             except (TooLarge, OSError) as err:
                 result.error = f"the autograded notebook cannot be kept: {err}"
                 result.seconds = time.perf_counter() - start
