@@ -239,6 +239,12 @@ def test_one_wrong_function_loses_exactly_its_points(term):
     assert float(grades["score"]) == pytest.approx(_max_autograded() - points[f"test_{WRONG}"])
 
 
+def test_the_instructors_grading_ran_in_the_sandbox(term):
+    """On the hub the instructor is no root: the kernels ran in a user namespace of their account."""
+    log = term["grade_log"]
+    assert "graded pgc-student1/" in log and "NO SANDBOX" not in log and "ERROR" not in log, log
+
+
 def test_a_late_submission_gets_the_configured_penalty(term):
     late = term["grades"]["pgc-student3"]
     assert float(late["raw_score"]) == _max_autograded()  # the answers were right
