@@ -47,7 +47,8 @@ for path in [{c!r} + "/source", "../../source", {str(S.DRILL_SOLUTIONS)!r}, {str
     print("ATTACK read_source", path, os.path.exists(path))
 hits = []   # the drill's hidden tests assert `… [0.0, 0.0, 1.0]), "along one axis"`
 for top in ["/sandbox", "/work", "/root", "/home", "/srv", "/opt", "/tmp"]:
-    for folder, _, names in os.walk(top):
+    for folder, subfolders, names in os.walk(top):
+        subfolders[:] = [s for s in subfolders if s not in ("site-packages", "python3.11")]   # third parties
         hits += [os.path.join(folder, n) for n in names if n.endswith((".ipynb", ".py", ".json", ".db")) and
                  '1.0]), "along one' + ' axis"' in open(os.path.join(folder, n), errors="replace").read()]
 print("ATTACK read_source hidden tests found:", hits)""",
@@ -135,7 +136,7 @@ if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
         open("/proc/self/comm", "w").write("pgc-daemon")
-        for _ in range(1200):   # a minute: look for the next submission, write where it can
+        for _ in range(18000):   # 15 minutes (the run's limit is 10): look for the next submission, write
             for folder, _, names in os.walk("/sandbox"):
                 for n in names:
                     try:
@@ -165,6 +166,9 @@ for ipython_dir in [os.environ.get("IPYTHONDIR", ""), os.path.expanduser("~/.ipy
     except OSError:
         pass
 print("ATTACK startup planted in", planted)""",
+        "b5_kill_all": """
+import os, signal
+os.kill(-1, signal.SIGKILL)   # every process it may signal: in the sandbox, the fork server and itself""",
         "b3_shadow": """
 import pgcourse, pgcourse.checks.core
 print("ATTACK shadow imported", pgcourse.__file__)""",
@@ -289,8 +293,9 @@ def _points(hostile, student: str) -> float:
 
 def test_the_run_finishes_and_every_submission_is_graded(hostile):
     run = hostile["run"]
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "ERROR" not in run.stdout, run.stdout
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]   # b5_kill_all could not be graded
+    errors = [line for line in run.stdout.splitlines() if "ERROR" in line]
+    assert errors and all("b5_kill_all" in line or "kernel died" in line for line in errors), errors
     assert "NO SANDBOX" not in run.stdout
 
 
@@ -355,6 +360,11 @@ def test_a_daemon_dies_with_its_kernel_and_holds_no_pipe_open(hostile):
     assert hostile["daemon_seen"], "the daemon never ran, so its end was not tested"
     assert hostile["daemons"] == []                     # no process of it outlived the run
     assert hostile["seconds"] < 300                     # the caller's pipe was not held open for its minute
+
+
+def test_killing_every_process_it_can_costs_only_its_own_grade(hostile):
+    assert "kernel died" in hostile["run"].stdout.split("b5_kill_all / ")[1].split("\n")[1]
+    assert _points(hostile, "h_honest") == SOLVED_POINTS   # graded next, by a new fork server
 
 
 def test_a_planted_startup_file_reaches_no_later_kernel(hostile):

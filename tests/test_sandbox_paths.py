@@ -68,3 +68,22 @@ def test_grading_refuses_without_a_sandbox_and_grades_only_when_told(tmp_path):
     report = (tmp_path / "opted" / "reports" / DRILL / "report.html").read_text()
     assert "graded WITHOUT a sandbox" in report and "alice" in report
     assert "WITHOUT SANDBOX" in (tmp_path / "opted" / "question_grades.csv").read_text()
+
+
+@pytest.mark.skipif(sandbox.problem() is not None, reason=f"no sandbox here: {sandbox.problem()}")
+def test_a_notebook_past_the_courses_whole_submission_limit_is_stopped(tmp_path):
+    """Each cell within the per-cell timeout, the notebook past the course's limit for all of it."""
+    root = tmp_path / "course"
+    course.init_course(root, S.DRILL_SOLUTIONS, [DRILL])
+    with open(root / course.CONFIG_FILE, "a") as config:
+        config.write("c.SandboxedKernelProvisioner.submission_timeout = 6\n")
+    slow = S.with_inserted_cell_before(S.solved(DRILL), "test_unit", "import time\ntime.sleep(4)")
+    S.write(tmp_path / "inbox", "slow", DRILL, S.with_inserted_cell_before(slow, "test_centred",
+                                                                          "import time\ntime.sleep(4)"))
+    S.write(tmp_path / "inbox", "quick", DRILL, S.solved(DRILL))
+    run = subprocess.run([str(BIN / "pgcourse"), "grade", "--course", str(root), str(tmp_path / "inbox"),
+                          "--workers", "1"], capture_output=True, text=True, timeout=300)
+    slow_line = next(line for line in run.stdout.splitlines() if line.startswith("graded slow/"))
+    assert "ran past the 6 s limit for a whole submission" in slow_line, run.stdout
+    quick_line = next(line for line in run.stdout.splitlines() if line.startswith("graded quick/"))
+    assert f"{SOLVED_POINTS}/10" in quick_line and "ERROR" not in quick_line

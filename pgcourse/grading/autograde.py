@@ -85,6 +85,7 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
     course.read_config_file(root)
     check_sandbox(sandboxed, scheduler, log)
     timeout = timeout or course.course_timeout(root)
+    submission_timeout = course.course_submission_timeout(root)
     known = course.course_assignments(root)
     pairs = find_submissions(submissions_dir)
     with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
@@ -111,7 +112,8 @@ def grade_course(root: Path, submissions_dir: Path, workers: int = 1, scheduler:
                 continue
             if skipped:
                 log(f"{student}/{assignment}: left out {', '.join(skipped)} (not regular files: symlinks are never followed)")
-            tasks.append(GradingTask(student, assignment, files, sources[assignment], timeout, sandboxed))
+            tasks.append(GradingTask(student, assignment, files, sources[assignment], timeout, sandboxed,
+                                     submission_timeout))
     for result in results.values():
         log(f"skipped {result.student}/{result.assignment}: {result.error}")
 

@@ -24,12 +24,13 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades
 from traitlets.config import Config
 
-from pgcourse.grading import forked_kernels
+from pgcourse.grading import forked_kernels, sandbox
 from pgcourse.grading.locations import default_notebooks_dir, default_solutions_dir, project_root  # noqa: F401
 from pgcourse.grading.feedback import StripHiddenTests
 
 COURSE_ID = "pgcourse"
 DEFAULT_TIMEOUT_S = 120  # per cell, while autograding; training cells are shortened when grading
+DEFAULT_SUBMISSION_TIMEOUT_S = sandbox.LIMITS.submission_s   # a whole notebook, in the grading sandbox
 # Kernel options while grading: figures are not drawn (IPython shows "<Figure size …>" instead). No
 # check reads a figure, the grading budgets make them meaningless, and drawing them took about 1 s
 # per notebook; students see every figure in their own notebook.
@@ -60,7 +61,8 @@ def resolve(names: list[str] | None, solutions_dir: Path) -> list[str]:
     return resolved
 
 
-def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S, sandboxed: bool | None = None) -> Config:
+def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S, sandboxed: bool | None = None,
+           submission_timeout: int = DEFAULT_SUBMISSION_TIMEOUT_S) -> Config:
     """nbgrader settings for a course rooted at `root` (kernels sandboxed unless `sandboxed` is False,
     or, when it is None, PGCOURSE_SANDBOX=0)."""
     c = Config()
@@ -74,6 +76,7 @@ def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S, sandboxed: bool | None 
     # Kernels in the grading sandbox, forked from a server that has imported torch, matplotlib and
     # ipykernel once (sandbox, kernel_forkserver).
     c.Autograde.autograde_preprocessors = forked_kernels.autograde_preprocessors(sandboxed)
+    c.SandboxedKernelProvisioner.submission_timeout = submission_timeout
     # Restore test cells that a student deleted, instead of silently dropping their points.
     c.OverwriteCells.add_missing_cells = True
     # Feedback must not show the hidden tests (nbgrader issue 917).
@@ -123,6 +126,9 @@ c.Execute.shutdown_kernel = {kernel_shutdown!r}
 # (pgcourse.grading.kernel_forkserver). Without a sandbox, grading fails; PGCOURSE_SANDBOX=0 in the
 # environment grades without one, with every submission running with your rights.
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# Seconds for a whole notebook in the sandbox (each cell also has c.Execute.timeout); past them its
+# kernel and everything it started are stopped, and the submission is reported as over time.
+c.SandboxedKernelProvisioner.submission_timeout = {submission_timeout}
 # Restore test cells that a student deleted, instead of silently dropping their points.
 c.OverwriteCells.add_missing_cells = True
 # Feedback must not show the hidden tests (nbgrader issue 917).
@@ -133,6 +139,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPr
 def write_config_file(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
     path = Path(root) / CONFIG_FILE
     path.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout),
+                                            submission_timeout=DEFAULT_SUBMISSION_TIMEOUT_S,
                                             kernel_args=GRADING_KERNEL_ARGS, kernel_shutdown=KERNEL_SHUTDOWN))
     return path
 
@@ -160,6 +167,11 @@ def read_config_file(root: Path, need_gradebook: bool = True) -> Config:
 
 def course_timeout(root: Path) -> int:
     return int(read_config_file(root).Execute.get("timeout", DEFAULT_TIMEOUT_S))
+
+
+def course_submission_timeout(root: Path) -> int:
+    return int(read_config_file(root).SandboxedKernelProvisioner.get("submission_timeout",
+                                                                     DEFAULT_SUBMISSION_TIMEOUT_S))
 
 
 def course_assignments(root: Path) -> list[str]:

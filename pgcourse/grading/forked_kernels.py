@@ -37,6 +37,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
+from traitlets import Integer
 
 from pgcourse.grading import sandbox
 from pgcourse.grading.kernel_forkserver import ForkServer, ForkServerError, shared_env
@@ -176,6 +177,8 @@ class ForkedKernelProvisioner(LocalProvisioner):
 class SandboxedKernelProvisioner(LocalProvisioner):
     """A grading kernel inside the sandbox, forked from the sandboxed server; never anywhere else."""
 
+    submission_timeout = Integer(sandbox.LIMITS.submission_s, config=True,
+                                 help="seconds for a whole notebook; then its kernel and all it started are stopped")
     server: ForkServer | None = None
     _own_server = False
     _timer: threading.Timer | None = None
@@ -209,13 +212,13 @@ class SandboxedKernelProvisioner(LocalProvisioner):
         self.process = ForkedProcess(self.server, pid)
         self.pid = self.pgid = pid
         self.cwd = kwargs.get("cwd", pathlib.Path.cwd())
-        self._timer = threading.Timer(sandbox.LIMITS.submission_s, self._over_time)
+        self._timer = threading.Timer(self.submission_timeout, self._over_time)
         self._timer.daemon = True
         self._timer.start()
         return self.connection_info
 
     def _over_time(self) -> None:
-        events.append(f"over time: the notebook ran past the {sandbox.LIMITS.submission_s} s limit for a whole "
+        events.append(f"over time: the notebook ran past the {self.submission_timeout} s limit for a whole "
                       "submission, so its kernel was stopped")
         try:
             self.server.reset()

@@ -70,7 +70,8 @@ class Limits:
     processes: int = 256               # RLIMIT_NPROC: processes and threads of the sandbox's user
     file_bytes: int = 256 << 20        # RLIMIT_FSIZE: one file
     open_files: int = 1024             # RLIMIT_NOFILE
-    submission_s: int = 900            # wall clock for a whole notebook (each cell also has its timeout)
+    submission_s: int = 900            # wall clock for a whole notebook (each cell also has its timeout);
+                                       # a course sets its own: c.SandboxedKernelProvisioner.submission_timeout
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -53,6 +53,7 @@ class GradingTask:
     source: Files              # the course's source/ASSIGNMENT folder
     timeout: int = course.DEFAULT_TIMEOUT_S
     sandboxed: bool = True     # False only with an explicit --no-sandbox
+    submission_timeout: int = course.DEFAULT_SUBMISSION_TIMEOUT_S   # the whole notebook, in the sandbox
 
 
 @dataclass
@@ -186,7 +187,7 @@ def grade_task(task: GradingTask) -> GradedSubmission:
         shutil.copytree(template / "source", root / "source")
         shutil.copy2(template / "gradebook.db", root / "gradebook.db")
         write_files(files, root / "submitted" / task.student / task.assignment)
-        cfg = course.config(root, task.timeout, sandboxed=task.sandboxed)
+        cfg = course.config(root, task.timeout, sandboxed=task.sandboxed, submission_timeout=task.submission_timeout)
         course.quiet_kernels(cfg, Path(tmp))
         api = course.api_from_config(cfg)
         forked_kernels.events.clear()
