@@ -14,7 +14,6 @@ scores, never a manual grade, a comment or anyone else's grade.
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import sys
@@ -27,7 +26,8 @@ from tqdm.auto import tqdm
 
 from pgcourse.grading import course, record, sandbox
 from pgcourse.grading.parallel import run_tasks
-from pgcourse.grading.results import QuestionScore, SubmissionResult  # noqa: F401 (re-exported)
+from pgcourse.grading.exports import write_csv
+from pgcourse.grading.results import QuestionScore, SubmissionResult, question_lines  # noqa: F401 (re-exported)
 from pgcourse.grading.task import GradingTask, TooLarge, read_files
 
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
@@ -173,23 +173,6 @@ def grade(submissions_dir: Path, output_dir: Path, timeout: int = course.DEFAULT
     return results
 
 
-def write_csv(results: list[SubmissionResult], path: Path) -> None:
-    """One row per student, assignment and question, plus a TOTAL row per submission."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", "question", "points", "max_points", "status", "message"])
-        for r in results:
-            for q in r.questions:
-                writer.writerow([r.student, r.assignment, q.question,
-                                 "" if q.points is None else q.points, q.max_points, q.status, q.summary])
-            status = "error" if r.error else ("needs manual grading" if any(q.status == "manual" for q in r.questions)
-                                              else "autograded")
-            if not r.sandboxed:
-                status += " WITHOUT SANDBOX"
-            writer.writerow([r.student, r.assignment, "TOTAL", r.points, r.max_points, status, r.error or r.note])
-
-
 def format_table(results: list[SubmissionResult]) -> str:
     """A plain-text table per student and question."""
     lines = []
@@ -200,6 +183,5 @@ def format_table(results: list[SubmissionResult]) -> str:
         if r.error:
             lines.append(f"    ERROR: {r.error}")
         for q in r.questions:
-            pts = "  —" if q.points is None else f"{q.points:g}"
-            lines.append(f"    {q.question:<40} {pts:>4} / {q.max_points:<4g} {q.status:<7} {q.summary[:90]}")
+            lines += question_lines(q, indent="    ")
     return "\n".join(lines)

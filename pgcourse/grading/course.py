@@ -63,23 +63,35 @@ def resolve(names: list[str] | None, solutions_dir: Path) -> list[str]:
 
 def config(root: Path, timeout: int = DEFAULT_TIMEOUT_S, sandboxed: bool | None = None,
            submission_timeout: int = DEFAULT_SUBMISSION_TIMEOUT_S) -> Config:
-    """nbgrader settings for a course rooted at `root` (kernels sandboxed unless `sandboxed` is False,
-    or, when it is None, PGCOURSE_SANDBOX=0)."""
+    """nbgrader settings for a course rooted at `root`: its place and limits, then `grading_settings`."""
     c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.db_url = f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
-    # nbgrader's own per-cell limit (ExecutePreprocessor.timeout has no effect here).
     c.Execute.timeout = timeout
+    c.SandboxedKernelProvisioner.submission_timeout = submission_timeout
+    return grading_settings(c, sandboxed)
+
+
+def grading_settings(c: Config, sandboxed: bool | None = None) -> Config:
+    """The settings grading relies on, in every course: `config()` (pgcourse grade's scratch courses)
+    and each course's nbgrader_config.py (nbgrader's own commands) apply these, and only these.
+
+    - figures are not drawn while grading ("<Figure size …>" instead): no check reads them, and the
+      short grading runs make them meaningless; students see every figure in their own notebook;
+    - once the last cell has run the kernel is killed: its outputs are in the notebook already, and
+      a polite shutdown cost about 1 s per submission;
+    - every kernel runs in the grading sandbox (`sandbox`: no course files, no network, bounded
+      memory, processes and disk, nothing left behind), forked from a server that has imported
+      torch, matplotlib and ipykernel once per grading process (`kernel_forkserver`); unless
+      `sandboxed` is False, or, when it is None, PGCOURSE_SANDBOX=0;
+    - test cells that a student deleted are restored, instead of silently dropping their points;
+    - feedback does not show the hidden tests (nbgrader issue 917).
+    """
     c.Execute.extra_arguments = list(GRADING_KERNEL_ARGS)
     c.Execute.shutdown_kernel = KERNEL_SHUTDOWN
-    # Kernels in the grading sandbox, forked from a server that has imported torch, matplotlib and
-    # ipykernel once (sandbox, kernel_forkserver).
     c.Autograde.autograde_preprocessors = forked_kernels.autograde_preprocessors(sandboxed)
-    c.SandboxedKernelProvisioner.submission_timeout = submission_timeout
-    # Restore test cells that a student deleted, instead of silently dropping their points.
     c.OverwriteCells.add_missing_cells = True
-    # Feedback must not show the hidden tests (nbgrader issue 917).
     c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
     return c
 
@@ -99,48 +111,32 @@ CONFIG_TEMPLATE = '''"""nbgrader settings for this course, written by `pgcourse 
 
 nbgrader's commands read this file when they run in this folder (`nbgrader autograde ASSIGNMENT`,
 `nbgrader formgrader`, `nbgrader export`, `nbgrader generate_feedback`); `pgcourse grade --course`
-reads it too. Edit the timeout here; keep the course id.
+reads it too. Edit the limits here; keep the course id.
 """
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
-
-from pgcourse.grading.feedback import StripHiddenTests
-from pgcourse.grading.forked_kernels import autograde_preprocessors
+from pgcourse.grading.course import grading_settings
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = {course_id!r}
 # nbgrader's own per-cell limit in seconds (ExecutePreprocessor.timeout has no effect).
 c.Execute.timeout = {timeout}
-# While grading, figures are not drawn ("<Figure size …>" instead): no check reads them, and the
-# short grading runs make them meaningless. Students see every figure in their own notebook.
-c.Execute.extra_arguments = {kernel_args!r}
-# Once the last cell has run the kernel is killed: its outputs are in the notebook already, and a
-# polite shutdown cost about 1 s per submission.
-c.Execute.shutdown_kernel = {kernel_shutdown!r}
-# Every kernel that runs a submission runs in an OS sandbox (pgcourse.grading.sandbox: no course
-# files, no network, bounded memory, processes and disk, nothing left behind), forked from a server
-# that has imported torch, matplotlib and ipykernel once per grading process
-# (pgcourse.grading.kernel_forkserver). Without a sandbox, grading fails; PGCOURSE_SANDBOX=0 in the
-# environment grades without one, with every submission running with your rights.
-c.Autograde.autograde_preprocessors = autograde_preprocessors()
-# Seconds for a whole notebook in the sandbox (each cell also has c.Execute.timeout); past them its
-# kernel and everything it started are stopped, and the submission is reported as over time.
+# Seconds for a whole notebook in the grading sandbox; past them its kernel and everything it
+# started are stopped, and the submission is reported as over time.
 c.SandboxedKernelProvisioner.submission_timeout = {submission_timeout}
-# Restore test cells that a student deleted, instead of silently dropping their points.
-c.OverwriteCells.add_missing_cells = True
-# Feedback must not show the hidden tests (nbgrader issue 917).
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+# What grading relies on (pgcourse.grading.course.grading_settings): figures not drawn, kernels
+# killed once done, every kernel in the grading sandbox (PGCOURSE_SANDBOX=0 in the environment
+# grades without one, each submission then running with your rights), deleted test cells restored,
+# feedback without the hidden tests.
+grading_settings(c)
 '''
 
 
 def write_config_file(root: Path, timeout: int = DEFAULT_TIMEOUT_S) -> Path:
     path = Path(root) / CONFIG_FILE
     path.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout),
-                                            submission_timeout=DEFAULT_SUBMISSION_TIMEOUT_S,
-                                            kernel_args=GRADING_KERNEL_ARGS, kernel_shutdown=KERNEL_SHUTDOWN))
+                                            submission_timeout=DEFAULT_SUBMISSION_TIMEOUT_S))
     return path
 
 

@@ -16,7 +16,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 from pgcourse.grading import course, record, report
-from pgcourse.grading.autograde import write_csv
+from pgcourse.grading.results import SubmissionResult
 
 
 class LmsExportPlugin(ExportPlugin):
@@ -44,6 +44,23 @@ class LmsExportPlugin(ExportPlugin):
                 writer.writerow([student.id, student.last_name or "", student.first_name or "", student.email or "",
                                  *(f"{x:g}" for x in row), f"{sum(row):g}", f"{max_total:g}"])
         self.log.info("Exported one row per student to %s", dest)
+
+
+def write_csv(results: list[SubmissionResult], path: Path) -> None:
+    """One row per student, assignment and question, plus a TOTAL row per submission."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "assignment", "question", "points", "max_points", "status", "message"])
+        for r in results:
+            for q in r.questions:
+                writer.writerow([r.student, r.assignment, q.question,
+                                 "" if q.points is None else q.points, q.max_points, q.status, q.summary])
+            status = "error" if r.error else ("needs manual grading" if any(q.status == "manual" for q in r.questions)
+                                              else "autograded")
+            if not r.sandboxed:
+                status += " WITHOUT SANDBOX"
+            writer.writerow([r.student, r.assignment, "TOTAL", r.points, r.max_points, status, r.error or r.note])
 
 
 def write_lms_csv(root: Path, path: Path) -> Path:

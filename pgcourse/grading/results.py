@@ -68,6 +68,15 @@ class SubmissionResult:
         return sum(q.max_points for q in self.questions)
 
 
+def question_lines(q: QuestionScore, indent: str = "", whole_message: bool = False) -> list[str]:
+    """One question as a table row: its id, points, status and the message's first line; with
+    `whole_message`, the message's other lines below it. Every table of scores prints these."""
+    points = f"{'—' if q.points is None else f'{q.points:g}'} / {q.max_points:g}"
+    first, *rest = (q.message or "").strip().splitlines() or [""]
+    lines = [f"{indent}{q.question:<42} {points:>10}  {q.status}{': ' + first[:200] if first else ''}"]
+    return lines + [f"{indent}    {line}" for line in rest] if whole_message else lines
+
+
 def first_failure(nb: nbformat.NotebookNode, grade_id: str) -> str:
     """The whole error (or stderr text) that a test cell printed, or "" if it printed none."""
     for cell in nb.cells:

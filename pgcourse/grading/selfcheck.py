@@ -20,7 +20,7 @@ from nbgrader.utils import determine_grade, is_grade, is_solution
 from traitlets.config import Config
 
 from pgcourse.grading import course
-from pgcourse.grading.results import QuestionScore, first_failure
+from pgcourse.grading.results import QuestionScore, first_failure, question_lines
 
 UNANSWERED = "YOUR ANSWER HERE"
 
@@ -71,10 +71,7 @@ def check(path: Path, timeout: int = 120) -> list[QuestionScore]:
 def format_rows(rows: list[QuestionScore]) -> str:
     lines = [f"{'question':<42} {'points':>10}  result"]
     for r in rows:
-        pts = f"{'—' if r.points is None else f'{r.points:g}'} / {r.max_points:g}"
-        first, *rest = (r.message or "").splitlines() or [""]
-        lines.append(f"{r.question:<42} {pts:>10}  {r.status}{': ' + first if first else ''}")
-        lines.extend("    " + line for line in rest)
+        lines += question_lines(r, whole_message=True)
     auto = [r for r in rows if r.points is not None]
     lines.append(f"autograded total: {sum(r.points for r in auto):g} / {sum(r.max_points for r in auto):g}"
                  " (hidden tests run only when your instructor grades)")
