@@ -191,16 +191,35 @@ def host_pid(root: str, inner_pid: int, timeout: float = 10.0) -> int:
 
 
 def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (/proc/PID/task/PID/children; without it, every process in the same
+    PID namespace as `pid`'s children, found by their namespace link)."""
     found, todo = [], [pid]
     while todo:
         parent = todo.pop()
         try:
             with open(f"/proc/{parent}/task/{parent}/children") as children:
                 kids = [int(c) for c in children.read().split()]
+        except FileNotFoundError:   # a kernel built without CONFIG_PROC_CHILDREN
+            return _same_namespace_as_children_of(pid)
         except OSError:
             kids = []
         found += kids
         todo += kids
+    return found
+
+
+def _same_namespace_as_children_of(pid: int) -> list[int]:
+    try:
+        own = os.readlink(f"/proc/{pid}/ns/pid_for_children")
+    except OSError:
+        return []
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{name}/ns/pid") == own:
+                found.append(int(name))
+        except OSError:
+            pass
     return found
 
 
