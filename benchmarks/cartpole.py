@@ -13,12 +13,15 @@ Usage::
 
     python benchmarks/cartpole.py            # 5 course seeds, 5 tutorial seeds (~6 min)
     python benchmarks/cartpole.py --quick    # 5 course seeds, 1 tutorial seed capped at 400k steps (~1.5 min)
+    python benchmarks/cartpole.py --quick --record benchmarks/results/cartpole.json   # notebook 05's record
 
 Per-seed lines and medians go to stdout; the last line is one JSON object with ``seeds``,
 ``solved``, ``median_steps``, ``median_seconds``, ``median_cpu_seconds``, ``tutorial_median_seconds``,
 ``speedup`` (tutorial median seconds / course median seconds), ``cpu_speedup`` (the same in CPU
 seconds, the figure to trust while other jobs share the cores), ``load_average`` and more. Wall-clock times depend on machine load; step
-counts are exactly reproducible for a fixed seed.
+counts are exactly reproducible for a fixed seed. ``--record PATH`` also writes that object, with every
+run (``course_runs``, ``tutorial_runs``), to PATH: the record notebook 05's section 6 quotes
+(``tests/test_prose_numbers.py`` compares the two).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import time
 from collections import deque
 
@@ -110,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 tutorial seed capped at 400k env steps")
     parser.add_argument("--seeds", type=int, default=5, help="course seeds (0, 1, ...)")
+    parser.add_argument("--record", metavar="PATH", help="also write the JSON object, with every run, to PATH")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tutorial_seeds = 1 if args.quick else 5
@@ -139,6 +144,9 @@ def main() -> None:
         "median_steps": int(med["steps"]),
         "median_seconds": round(med["seconds"], 3),
         "median_cpu_seconds": round(med["cpu_seconds"], 3),
+        "steps_range": [min(r["steps"] for r in course), max(r["steps"] for r in course)],
+        "cpu_seconds_range": [round(min(r["cpu_seconds"] for r in course), 3),
+                              round(max(r["cpu_seconds"] for r in course), 3)],
         "tutorial_seeds": tutorial_seeds,
         "tutorial_solved": sum(r["solved"] for r in tutorial),
         "tutorial_median_steps": int(tmed["steps"]),
@@ -146,13 +154,24 @@ def main() -> None:
         "tutorial_median_cpu_seconds": round(tmed["cpu_seconds"], 2),
         "speedup": round(tmed["seconds"] / med["seconds"], 1),
         "cpu_speedup": round(tmed["cpu_seconds"] / med["cpu_seconds"], 1),
+        # the speed-up in two factors: fewer env steps (the method's settings), less CPU per env step (the code)
+        "steps_ratio": round(tmed["steps"] / med["steps"], 1),
+        "cpu_per_step_speedup": round((tmed["cpu_seconds"] / tmed["steps"]) / (med["cpu_seconds"] / med["steps"]), 1),
         "load_average": round(os.getloadavg()[0], 2),
         "quick": args.quick,
         "config": dataclasses.asdict(CartPoleConfig()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                   f"gymnasium {gym.__version__}, one torch thread",
     }
     print(f"course medians: {med['steps']:.0f} env steps, {med['seconds']:.2f} s; tutorial medians: "
           f"{tmed['steps']:.0f} env steps, {tmed['seconds']:.1f} s; speedup {summary['speedup']}x")
     print(json.dumps(summary))
+    if args.record:
+        rounded = [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in course + tutorial]
+        summary.update(course_runs=rounded[:len(course)], tutorial_runs=rounded[len(course):])
+        with open(args.record, "w") as fh:
+            json.dump(summary, fh, indent=1)
+            fh.write("\n")
 
 
 if __name__ == "__main__":
