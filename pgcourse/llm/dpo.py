@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .data import PAD, DataConfig, encode_prompts, encode_responses, response_mask
 from .model import LMPolicy, token_log_probs
+from .optim import optimizer_step
 from .preferences import PairSet
 from pgcourse.progress import progress_bar
 
@@ -78,10 +79,7 @@ def train_dpo(sft: LMPolicy, pairs: PairSet, seed: int, cfg: DPOConfig, data_cfg
             logp = token_log_probs(policy, torch.cat([p, p]), torch.cat([y_w[idx], y_l[idx]]),
                                    torch.cat([m_w[idx], m_l[idx]])).sum(dim=1)  # (2B,)
             loss = dpo_loss(logp[:B], logp[B:], ref_w[idx], ref_l[idx], cfg.beta)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            opt.step()
+            optimizer_step(opt, loss, policy, max_norm=1.0)
             hist.loss.append(loss.item())
             with torch.no_grad():
                 margin = (logp[:B] - ref_w[idx]) - (logp[B:] - ref_l[idx])

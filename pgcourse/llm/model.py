@@ -8,6 +8,7 @@ References: Vaswani et al. 2017; Radford et al. 2019 (GPT-2); Karpathy, nanoGPT 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, runtime_checkable
 
@@ -126,6 +127,25 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, T) tokens -> (B, T, V) logits; logits[:, t] predict token t + 1."""
         return self.lm_head(self.hidden(idx)[0])
+
+
+class ScalarHeadModel(nn.Module):
+    """s(x) = w · h(x) + c: a copy of a policy's network (body) with a linear scalar head (head)
+    on a final hidden state, for the reward model and PPO's value model. The width C is read from
+    the policy's lm_head (C -> V), so the same head fits the lab's GPT and `hf.HFPolicy`."""
+
+    def __init__(self, policy: LMPolicy, seed: int = 0):
+        super().__init__()
+        self.body = copy.deepcopy(policy)
+        self.head = nn.Linear(policy.lm_head.in_features, 1)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # w ~ N(0, 0.02²) from `seed`, c = 0
+            self.head.weight.copy_(torch.randn(self.head.weight.shape, generator=g) * 0.02)
+            self.head.bias.zero_()
+
+    def score(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, C) hidden states of the body -> (B,) scalars w · h + c."""
+        return self.head(h).squeeze(-1)
 
 
 @torch.no_grad()

@@ -32,34 +32,24 @@ import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import Post, PromptSet, as_prompt_set
-from .model import LMPolicy, token_log_probs
+from .model import LMPolicy, ScalarHeadModel, token_log_probs
 from pgcourse.progress import progress_bar
-from .rl import LMFunctions, RLConfig, clipped_step
+from .optim import optimizer_step
+from .rl import LMFunctions, RLConfig
 from .rollout import RewardFn, RLHistory, record, rollout
 
 
 # ----------------------------------------------------------------------------- PPO pieces
-class ValueModel(nn.Module):
+class ValueModel(ScalarHeadModel):
     """V_φ(x): a copy of the SFT network with a scalar head read at the prompt's last token."""
-
-    def __init__(self, sft, seed: int = 0):
-        super().__init__()
-        self.body = copy.deepcopy(sft)
-        width = sft.lm_head.in_features
-        self.head = nn.Linear(width, 1)
-        g = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            self.head.weight.copy_(torch.randn(self.head.weight.shape, generator=g) * 0.02)
-            self.head.bias.zero_()
 
     def forward(self, prompts: torch.Tensor) -> torch.Tensor:
         """(B, Tp) -> (B,) value estimates."""
         h, _ = self.body.hidden(prompts)  # (B, Tp, C)
-        return self.head(h[:, -1]).squeeze(-1)
+        return self.score(h[:, -1])
 
 
 def ppo_clip_loss(token_logp: torch.Tensor, old_token_logp: torch.Tensor, adv: torch.Tensor,
@@ -117,9 +107,9 @@ def train_ppo(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: i
                     logp = token_log_probs(policy, ro.prompts[mb], ro.responses[mb], ro.mask[mb])
                     loss = ppo_clip_loss(logp, ro.old_token_logp[mb], adv[mb], ro.mask[mb],
                                          cfg.clip)
-                    clipped_step(opt, loss, policy, rl_cfg.grad_clip)
+                    optimizer_step(opt, loss, policy, rl_cfg.grad_clip)
                     v_loss = F.mse_loss(value(ro.prompts[mb]), ro.rewards[mb])
-                    clipped_step(vopt, v_loss, value, rl_cfg.grad_clip)
+                    optimizer_step(vopt, v_loss, value, rl_cfg.grad_clip)
             record(hist, ro, (step + 1) * N, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

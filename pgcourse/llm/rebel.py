@@ -27,7 +27,8 @@ import torch
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, token_log_probs
 from pgcourse.progress import progress_bar
-from .rl import LMFunctions, RLConfig, clipped_step
+from .optim import optimizer_step
+from .rl import LMFunctions, RLConfig
 from .rollout import RewardFn, RLHistory, record, rollout
 
 
@@ -86,7 +87,7 @@ def train_rebel(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed:
                                            ro.mask[rows]).sum(dim=1).view(-1, 2)  # (p, 2)
                     loss = loss_fn(logp[:, 0], old[mb, 0], logp[:, 1], old[mb, 1], r[mb, 0],
                                    r[mb, 1], cfg.eta)
-                    clipped_step(opt, loss, policy, rl_cfg.grad_clip)
+                    optimizer_step(opt, loss, policy, rl_cfg.grad_clip)
             record(hist, ro, (step + 1) * rl_cfg.samples_per_step, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

@@ -10,18 +10,17 @@ References: Bradley & Terry 1952; Stiennon et al. 2020; Huang et al. 2024 (RM de
 
 from __future__ import annotations
 
-import copy
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import EOS, PAD, DataConfig, Post, encode_prompts, encode_responses
-from .model import GPT
+from .model import GPT, LMPolicy, ScalarHeadModel
+from .optim import optimizer_step
 from .preferences import PairSet, make_probes
 from pgcourse.progress import progress_bar
 
@@ -30,17 +29,12 @@ class RewardGateError(RuntimeError):
     """Raised when the reward model fails the targeted probes that RL needs."""
 
 
-class RewardModel(nn.Module):
-    """A GPT body (copied from SFT) and a linear head read at the end token."""
+class RewardModel(ScalarHeadModel):
+    """A body copied from the SFT policy (the lab's GPT or an `hf.HFPolicy`) and a linear head
+    read at the end token."""
 
-    def __init__(self, sft: GPT, seed: int = 0):
-        super().__init__()
-        self.body = copy.deepcopy(sft)
-        self.head = nn.Linear(sft.cfg.n_embd, 1)
-        g = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            self.head.weight.copy_(torch.randn(self.head.weight.shape, generator=g) * 0.02)
-            self.head.bias.zero_()
+    def __init__(self, sft: LMPolicy, seed: int = 0):
+        super().__init__(sft, seed)
         self.register_buffer("offset", torch.zeros(()))  # mean reference score, subtracted
 
     def forward(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
@@ -54,7 +48,7 @@ class RewardModel(nn.Module):
         last_tok = torch.where(responses != PAD, cols, -1).max(dim=1).values.clamp(min=0)
         read = torch.where(first_end < R, first_end, last_tok) + prompts.shape[1]
         h_end = h[torch.arange(h.shape[0]), read]  # (B, C)
-        return self.head(h_end).squeeze(-1) - self.offset
+        return self.score(h_end) - self.offset
 
 
 def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
@@ -138,10 +132,7 @@ def train_reward_model(sft: GPT, train: PairSet, heldout: PairSet, probe_posts: 
             p = prompts[idx]
             r = rm(torch.cat([p, p]), torch.cat([y_c[idx], y_r[idx]]))  # one forward for both
             loss = bradley_terry_loss(r[: len(idx)], r[len(idx):])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
-            opt.step()
+            optimizer_step(opt, loss, rm, max_norm=1.0)
             sched.step()
             report.loss.append(loss.item())
             bar.update()

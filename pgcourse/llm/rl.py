@@ -25,6 +25,7 @@ import torch
 
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, picked_log_probs
+from .optim import optimizer_step
 from pgcourse.progress import progress_bar
 from .rollout import RewardFn, RLHistory, record, rollout
 
@@ -81,15 +82,6 @@ class LMFunctions:
 
 
 # ----------------------------------------------------------------------------- the loop
-def clipped_step(opt: torch.optim.Optimizer, loss: torch.Tensor, model: torch.nn.Module,
-                 max_norm: float) -> None:
-    """One optimiser step on `loss`, the gradient norm of `model`'s parameters clipped to max_norm."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-    opt.step()
-
-
 @dataclass(frozen=True)
 class RLConfig:
     steps: int = 120  # policy updates
@@ -135,7 +127,7 @@ def train_rl(sft: LMPolicy, rm: RewardFn, data: PromptSet | list[Post], seed: in
                 baseline = (1 - alpha) * baseline + alpha * ro.rewards.mean().item()
             else:
                 adv = fns.rloo_advantages(ro.rewards.view(P, cfg.k)).reshape(-1)
-            clipped_step(opt, fns.reinforce_lm_loss(ro.logp, adv), policy, cfg.grad_clip)
+            optimizer_step(opt, fns.reinforce_lm_loss(ro.logp, adv), policy, cfg.grad_clip)
             record(hist, ro, (step + 1) * cfg.samples_per_step, bar)
     hist.seconds = time.perf_counter() - t0
     return policy, hist

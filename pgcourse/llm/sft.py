@@ -15,6 +15,7 @@ import torch
 
 from .data import DataConfig, Post, encode_prompts, encode_responses, response_mask
 from .model import GPT, ModelConfig, token_log_probs
+from .optim import optimizer_step
 from pgcourse.progress import progress_bar
 
 
@@ -59,9 +60,7 @@ def train_sft(posts: list[Post], refs: list[tuple[int, ...]], seed: int,
         for _ in range(cfg.steps):
             idx = torch.randint(len(posts), (cfg.batch_size,), generator=g)
             loss = sft_loss(model, prompts[idx], responses[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            optimizer_step(opt, loss, model, max_norm=None)  # SFT does not clip
             sched.step()
             hist.loss.append(loss.item())
             bar.update()
