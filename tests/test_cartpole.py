@@ -179,6 +179,28 @@ def test_config_validation():
         CartPoleConfig(num_envs=0)
 
 
+def _greedy_returns_one_by_one(policy, num_episodes: int, seed: int) -> np.ndarray:
+    """R(τ) of greedy episodes played one at a time in a plain CartPole-v1 (its 500-step limit
+    included), each from a start state the vector env draws for `seed`: `evaluate` by another route."""
+    vec = make_vec_env(num_episodes)
+    vec.reset(seed=seed)
+    starts = vec.unwrapped.state.T.copy()  # (N, 4) float64
+    vec.close()
+    single, returns = gym.make("CartPole-v1"), []
+    for s0 in starts:
+        single.reset(seed=0)
+        single.unwrapped.state = s0.copy()
+        obs, ret, done = s0.astype(np.float32), 0.0, False
+        while not done:
+            with torch.no_grad():
+                action = int(policy(torch.from_numpy(obs)).argmax())
+            obs, reward, terminated, truncated, _ = single.step(action)
+            ret, done = ret + reward, terminated or truncated
+        returns.append(ret)
+    single.close()
+    return np.array(returns)
+
+
 def test_grading_run_learns_and_is_deterministic():
     h = train_reinforce(GRADING_CONFIG, progress=False)
     assert h.mean_last() >= 150, h.mean_last()
@@ -187,7 +209,7 @@ def test_grading_run_learns_and_is_deterministic():
     again = train_reinforce(GRADING_CONFIG, progress=False,
                             loss_fn=lambda lp, w, m: -(m * lp * w).sum() / lp.shape[0])  # a student's loss
     assert again.episode_returns == h.episode_returns
-    assert evaluate(h.policy, 4).shape == (4,)
+    np.testing.assert_array_equal(evaluate(h.policy, 4), _greedy_returns_one_by_one(h.policy, 4, seed=0))
 
 
 def test_training_stops_when_solved():

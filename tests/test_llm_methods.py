@@ -136,7 +136,11 @@ def test_ppo_rebel_dpo_train_at_tiny_budgets(tiny_setup):
     rl = RLConfig(steps=2, samples_per_step=8)
     policy, hist = train_ppo(sft, rm, posts, 0, rl, PPOConfig(epochs=2, minibatches=2))
     assert len(hist.rm_score) == 2 and hist.samples == [8, 16] and _moved(policy, sft)
-    assert ValueModel(sft)(encode_prompts(posts[:3])).shape == (3,)
+    value, prompts = ValueModel(sft), encode_prompts(posts[:3])
+    with torch.no_grad():  # V(x) = w·h + c on the SFT network's state at the prompt's last token
+        h_last = sft.hidden(prompts)[0][:, -1]  # (3, C)
+        expected = h_last @ value.head.weight[0] + value.head.bias
+        assert torch.allclose(value(prompts), expected, atol=1e-6) and expected.std() > 0
     calls = []
 
     def my_loss(*args):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llm_helpers import assert_kv_cache_matches_full_forward
+from llm_helpers import assert_behaves_as_lm_policy, assert_kv_cache_matches_full_forward
 from pgcourse.llm.data import EOS, PAD, encode_prompts, format_summary, make_dataset, response_mask
 from pgcourse.llm.lab import GRADING_TABLE, QUICK, TABLE, LabConfig, lab_config, run_lab, table_config
 from pgcourse.llm.model import GPT, LMPolicy, generate, response_logits, token_log_probs
@@ -162,16 +162,46 @@ def test_table_config_is_the_grading_budget_only_while_nbgrader_grades(monkeypat
 
 
 def test_the_lab_gpt_is_an_lm_policy():
-    assert isinstance(GPT(seed=0), LMPolicy)
+    model = GPT(seed=0)
+    assert isinstance(model, LMPolicy)
     assert not isinstance(torch.nn.Linear(2, 2), LMPolicy)  # no hidden(): not a policy
+    posts, _ = make_dataset(3, seed=4)
+    assert_behaves_as_lm_policy(model, encode_prompts(posts), model.cfg.vocab_size)
+
+
+def _imported_modules(source: str, package: str) -> set[str]:
+    """Every module a source file imports, at any depth, relative imports resolved against
+    `package`: `from . import rl` -> pgcourse.llm.rl, `from pgcourse.llm import rl` too."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[:len(parts) + 1 - node.level]) if node.level else ""
+            module = ".".join(x for x in (base, node.module) if x)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+METHODS = {f"pgcourse.llm.{m}" for m in ("rl", "ppo", "rebel", "dpo", "lab")}
+
+
+@pytest.mark.parametrize("line", ["from .rl import LMFunctions", "from . import rl",
+                                  "from .. import llm\nfrom ..llm import ppo",
+                                  "import pgcourse.llm.rebel", "from pgcourse.llm import lab",
+                                  "def f():\n    from pgcourse.llm.dpo import train_dpo"])
+def test_the_import_check_sees_every_form_of_import(line):
+    assert _imported_modules(line, "pgcourse.llm") & METHODS, line
 
 
 def test_the_rollout_imports_none_of_the_methods_that_use_it():
-    import ast
     import pathlib
 
     import pgcourse.llm.rollout as rollout_module
 
-    tree = ast.parse(pathlib.Path(rollout_module.__file__).read_text())
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not imported & {"rl", "ppo", "rebel", "lab", "pgcourse.llm.rl"}, imported
+    imported = _imported_modules(pathlib.Path(rollout_module.__file__).read_text(), "pgcourse.llm")
+    assert "pgcourse.llm.model" in imported  # the resolution works on the real file
+    assert not imported & METHODS, imported & METHODS
