@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.distributions import Categorical, Normal
 
 from pgcourse.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
 from pgcourse.validation import check_simplex, validate_theta as _validate_theta
@@ -117,17 +118,23 @@ def per_outcome_terms(estimator: Callable[[np.ndarray], np.ndarray], K: int) -> 
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike) -> float:
-    """KL(p ‖ q) = Σ_x p(x) ln(p(x)/q(x)), the distance used on the variance plot's x-axis."""
-    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    support = p > 0
-    return float(np.sum(p[support] * np.log(p[support] / q[support])))
+    """KL(p ‖ q) = Σ_x p(x) ln(p(x)/q(x)), the distance used on the variance plot's x-axis.
+
+    torch.distributions' categorical KL: 0 ln 0 = 0, and +inf where q(x) = 0 < p(x). Unchecked,
+    as before: p and q are taken to be distributions (validate_args=False)."""
+    p_t, q_t = (Categorical(probs=torch.as_tensor(np.asarray(v, dtype=float)), validate_args=False)
+                for v in (p, q))
+    return float(torch.distributions.kl_divergence(p_t, q_t))
 
 
 # ---- the Gaussian picture: P_θ = N(θ, σ²) in one dimension ----------------------------------
 
 def gaussian_pdf(x: np.ndarray, theta: float, sigma: float) -> np.ndarray:
-    """The density of N(θ, σ²) at x."""
-    return np.exp(-0.5 * ((x - theta) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+    """The density N(x; θ, σ²) = exp(−(x − θ)²/(2σ²)) / (σ√(2π)) at x (any shape), by
+    torch.distributions.Normal."""
+    normal = Normal(torch.as_tensor(theta, dtype=torch.float64), torch.as_tensor(sigma, dtype=torch.float64),
+                    validate_args=False)  # unchecked, as before: σ > 0 is the caller's
+    return normal.log_prob(torch.as_tensor(x, dtype=torch.float64)).exp().numpy()[()]
 
 
 def gaussian_score(x: np.ndarray, theta: float, sigma: float) -> np.ndarray:

@@ -143,3 +143,15 @@ def test_check_hints_and_stays_off_stderr():
     with contextlib.redirect_stderr(err):
         assert Check("noisy", noisy).call("case", 5) == 5
     assert err.getvalue() == ""
+
+
+def test_kl_divergence_and_gaussian_pdf_by_hand():
+    """torch.distributions gives the course's formulas: 0 ln 0 = 0, +inf off q's support, and
+    N(x; θ, σ²) = exp(−(x − θ)²/(2σ²)) / (σ√(2π)) at any shape of x."""
+    assert iw.kl_divergence([0.5, 0.5, 0.0], [0.25, 0.25, 0.5]) == pytest.approx(np.log(2))
+    assert iw.kl_divergence([0.5, 0.5], [1.0, 0.0]) == np.inf
+    x = np.linspace(-3.0, 5.0, 9).reshape(3, 3)
+    by_hand = np.exp(-0.5 * ((x - 1.3) / 0.7) ** 2) / (0.7 * np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(iw.gaussian_pdf(x, 1.3, 0.7), by_hand, rtol=1e-12)
+    assert isinstance(iw.gaussian_pdf(0.3, 0.0, 1.0), float)
+    assert iw.gaussian_objective(0.4, 0.8, lambda z: np.ones_like(z)) == pytest.approx(1.0, abs=1e-6)
