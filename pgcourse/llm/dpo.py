@@ -37,6 +37,10 @@ def dpo_loss(logp_w: torch.Tensor, logp_l: torch.Tensor, ref_logp_w: torch.Tenso
 
 @dataclass(frozen=True)
 class DPOConfig:
+    """DPO of `train_dpo`: `steps` AdamW steps on `batch_size` preference pairs each (the reward
+    model's pairs), β the strength of the implicit KL to π_ref in the loss
+    −ln σ(β[(ln π_θ − ln π_ref)(y_w) − (ln π_θ − ln π_ref)(y_l)]); gradients clipped to norm 1."""
+
     steps: int = 240  # optimizer steps
     batch_size: int = 32  # pairs per step (240 × 32 × 2 = 15,360 summaries, ~2× the RL budget)
     beta: float = 0.1  # β: strength of the implicit KL to the SFT policy

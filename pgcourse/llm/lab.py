@@ -39,6 +39,12 @@ EXTRA_METHODS = ("DPO", "PPO", "REBEL")  # the lecture's other rows (opt in: Lab
 
 @dataclass(frozen=True)
 class LabConfig:
+    """One run of the lab (`prepare_lab`, `run_lab`): data sizes, the model, each stage's config
+    (SFT, preference pairs, reward model, the shared RL recipe, DPO, PPO, REBEL), which methods
+    run, and whether a failed reward-model gate raises. The defaults are the full lab (~1-2 minutes
+    on one core); QUICK, TABLE, QUICK_TABLE and GRADING_TABLE below are the other budgets, and
+    `dataclasses.replace` makes any other."""
+
     n_train: int = 20_000  # posts with references for SFT (RL prompts are drawn from them too)
     n_test: int = 1_000  # held-out posts for the win rate (≥ 1,000: methods differ by ~2 points)
     data: DataConfig = DataConfig()  # post generator and reference flaws
@@ -119,6 +125,11 @@ class LabSetup:
 
 @dataclass
 class LabResult:
+    """What `run_lab` returns for one seed: the SFT and reward-model histories, each RL method's
+    history (RLHistory: RM/gold score and KL per step), each method's evaluation against the
+    references (win rate, metrics, summaries; "SFT" included), the example summaries, timings, the
+    setup (data, SFT, RM) for further runs, and the trained policies. The tables are properties."""
+
     seed: int  # the seed everything was drawn from
     sft: SFTHistory  # SFT loss curve
     rm: RMReport  # RM loss, held-out accuracy, probe accuracies

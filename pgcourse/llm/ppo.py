@@ -70,6 +70,11 @@ def ppo_clip_loss(token_logp: torch.Tensor, old_token_logp: torch.Tensor, adv: t
 
 @dataclass(frozen=True)
 class PPOConfig:
+    """PPO's own settings (`train_ppo`): `epochs` passes of `minibatches` clipped-ratio updates per
+    batch of samples, ε = clip, the policy's and the value model's learning rates, and whether
+    the advantages are whitened. Steps, samples per step, β, temperature, grad clip and reward
+    come from the RLConfig passed beside it."""
+
     epochs: int = 4  # passes over each batch of samples
     minibatches: int = 2  # minibatches per pass (64 samples -> 2 × 32)
     clip: float = 0.2  # ε of the clipped ratio

@@ -60,6 +60,11 @@ def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torc
 
 @dataclass(frozen=True)
 class RMConfig:
+    """Reward-model training (`train_reward_model`) and the gate before RL (`check_reward_gate`):
+    `steps` AdamW steps of the Bradley-Terry loss on `batch_size` pairs, the body's learning rate
+    decayed linearly to 10% and the new head's `head_lr_mult` times larger; RL refuses to start
+    when a gated probe's accuracy is below `probe_threshold`."""
+
     steps: int = 500  # optimizer steps
     batch_size: int = 64  # pairs per step
     lr: float = 1e-3  # AdamW learning rate of the body, decayed linearly to 10%

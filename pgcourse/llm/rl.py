@@ -84,6 +84,12 @@ class LMFunctions:
 # ----------------------------------------------------------------------------- the loop
 @dataclass(frozen=True)
 class RLConfig:
+    """The RL recipe shared by REINFORCE, RLOO, PPO and REBEL (`train_rl`, `ppo.train_ppo`,
+    `rebel.train_rebel`): steps × samples_per_step responses, the KL coefficient β of
+    r = RM − β (ln π_θ − ln π_ref), the sampling temperature and the gradient clip. k picks the
+    estimator of `train_rl` (1: REINFORCE with a moving-average baseline; ≥ 2: RLOO(k)); PPO and
+    REBEL use their own lr (and ignore k). Vary it with `dataclasses.replace`."""
+
     steps: int = 120  # policy updates
     samples_per_step: int = 64  # N responses per update, for every method
     k: int = 1  # samples per prompt; 1 = REINFORCE with a moving-average baseline, ≥ 2 = RLOO

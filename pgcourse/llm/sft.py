@@ -21,6 +21,10 @@ from pgcourse.progress import progress_bar
 
 @dataclass(frozen=True)
 class SFTConfig:
+    """Supervised fine-tuning of `train_sft`: `steps` AdamW steps on batches of (post, reference)
+    pairs, the masked NLL of the response tokens, the learning rate decayed linearly to 10%; no
+    gradient clipping."""
+
     steps: int = 1200  # optimizer steps (the copy-in-order skill needs ~1k steps)
     batch_size: int = 64  # (post, reference) pairs per step
     lr: float = 3e-3  # AdamW learning rate, decayed linearly to 10% over the run
