@@ -3,24 +3,49 @@
     .venv/bin/python benchmarks/llm_lab.py            # full budget, seeds 0 1 2, all 7 methods
     .venv/bin/python benchmarks/llm_lab.py --quick    # the CI/grading budget
     .venv/bin/python benchmarks/llm_lab.py --four     # only SFT/REINFORCE/RLOO (the old lab)
+    .venv/bin/python benchmarks/llm_lab.py --record benchmarks/results/llm_lab.json   # also write the record
+
+Besides the table's rows, each seed trains RLOO k=4 the way its paper compares k (Ahmadian et al. 2024):
+the same prompts per batch as RLOO k=2 (32), k samples each, so 128 samples per update
+("RLOO k=4, 32 prompts"). The table's RLOO rows instead share a budget of 64 samples per update, which
+gives k=4 half as many prompts as k=2.
 
 Prints the per-seed tables, the results table beside the lecture's numbers, and, as its last line,
 one JSON object (win rates in percent, seed means; RM accuracy and probes as fractions, seed means).
-Timings are wall-clock on a possibly shared machine: expect ±20% noise.
+Timings are wall-clock on a possibly shared machine: expect ±20% noise. With ``--record PATH`` the
+same object, plus each method's diagnostics per seed (``metrics_per_seed``), is written to PATH: the
+record that notebook 06 quotes (``tests/test_prose_numbers.py`` compares the two).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from pgcourse.llm.evaluate import pooled_win_rate, results_table, results_table_ci
+from pgcourse.llm.evaluate import evaluate_policy
 from pgcourse.llm.lab import QUICK, QUICK_TABLE, TABLE, LabConfig, run_lab
+from pgcourse.llm.rl import train_rl
+
+PAPER_RLOO = "RLOO k=4, 32 prompts"  # the paper's comparison: RLOO k=2's prompts per batch, 4 samples each
+METRICS = ("gold", "rm_score", "repeats", "hallucinations", "kl", "facts_covered")
+
+
+def paper_style_rloo(res, cfg: LabConfig):
+    """RLOO k=4 with as many prompts per update as the table's RLOO k=2 (so twice its samples)."""
+    s = res.setup
+    prompts = cfg.rl.samples_per_step // 2
+    rl_cfg = replace(cfg.rl, k=4, samples_per_step=4 * prompts)
+    policy, _ = train_rl(s.sft, s.rm, s.train, res.seed, rl_cfg)
+    return evaluate_policy(policy, s.sft, s.rm, s.test, s.test_refs, res.seed)
 
 
 def main() -> None:
@@ -28,6 +53,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--quick", action="store_true", help="the shortened CI/grading pipeline")
     ap.add_argument("--four", action="store_true", help="without DPO, PPO and REBEL")
+    ap.add_argument("--record", metavar="PATH", help="also write the JSON object (and per-seed metrics) to PATH")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.four:
@@ -38,10 +64,14 @@ def main() -> None:
     t0 = time.perf_counter()
     wins: dict[str, list[float]] = {}
     accs, probes, per_seed = [], {}, []
+    metrics: dict[str, dict[str, list[float]]] = {}
     evals: dict[str, list] = {}
     stage_seconds: dict[str, list[float]] = {}
     for seed in args.seeds:
         res = run_lab(cfg, seed=seed)
+        t_paper = time.perf_counter()
+        res.evals[PAPER_RLOO] = paper_style_rloo(res, cfg)
+        res.seconds[PAPER_RLOO] = time.perf_counter() - t_paper
         print(f"\n=== seed {seed}: {sum(res.seconds.values()):.0f}s "
               f"({', '.join(f'{k} {v:.0f}s' for k, v in res.seconds.items())})")
         print(f"RM held-out accuracy {res.rm.accuracy:.3f}; probes "
@@ -57,13 +87,17 @@ def main() -> None:
         for k, v in res.rm.probes.items():
             probes.setdefault(k, []).append(v)
         per_seed.append(res.win_rates)
+        for name, e in res.evals.items():
+            m = metrics.setdefault(name, {k: [] for k in METRICS})
+            for k in METRICS:
+                m[k].append(round(float(getattr(e, k)), 3))
         if seed == args.seeds[0]:
             print("\nexamples (seed %d):\n%s" % (seed, res.examples))
     seconds = time.perf_counter() - t0
 
     print("\n" + results_table(wins))
     print("\n" + results_table_ci(evals))
-    rl = [k for k in wins if k not in ("SFT",) and not k.startswith("gold")]
+    rl = [k for k in wins if k not in ("SFT",) and not k.startswith("gold")]  # PAPER_RLOO included
     above = all(w[k] > w["SFT"] for w in per_seed for k in rl)
     print(f"every RL method above SFT on every seed: {above}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -81,6 +115,12 @@ def main() -> None:
         "rm_probes": {k: round(float(np.mean(v)), 3) for k, v in probes.items()},
     }
     print(json.dumps(out))
+    if args.record:
+        out["metrics_per_seed"] = metrics
+        out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one torch thread"
+        with open(args.record, "w") as fh:
+            json.dump(out, fh, indent=1)
+            fh.write("\n")
 
 
 if __name__ == "__main__":
