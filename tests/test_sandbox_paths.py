@@ -21,7 +21,7 @@ from pgcourse.grading import course, record, sandbox
 DRILL = S.DRILL
 BIN = Path(sys.executable).parent
 SOLVED_POINTS = 8
-PEEK = "import glob\nprint('PEEK', glob.glob('../../source/*/*.ipynb'), glob.glob('/tmp/*'))"
+PEEK = "import glob, os\nprint('PEEK', glob.glob('../../source/*/*.ipynb'), os.path.exists({course!r}))"
 
 
 @pytest.mark.skipif(sandbox.problem() is not None, reason=f"no sandbox here: {sandbox.problem()}")
@@ -29,7 +29,8 @@ def test_nbgraders_own_autograde_runs_in_the_sandbox_and_refuses_without_one(tmp
     root = tmp_path / "course"
     course.init_course(root, S.DRILL_SOLUTIONS, [DRILL])
     S.write(root / "submitted", "honest", DRILL, S.solved(DRILL))
-    S.write(root / "submitted", "peeker", DRILL, S.with_inserted_cell_before(S.solved(DRILL), "test_centred", PEEK))
+    peek = PEEK.format(course=str(root))
+    S.write(root / "submitted", "peeker", DRILL, S.with_inserted_cell_before(S.solved(DRILL), "test_centred", peek))
     done = subprocess.run([str(BIN / "nbgrader"), "autograde", DRILL], cwd=root, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -37,7 +38,7 @@ def test_nbgraders_own_autograde_runs_in_the_sandbox_and_refuses_without_one(tmp
         assert sum(q.points or 0 for q in record.scores(root, DRILL, student)) == SOLVED_POINTS
     nb = nbformat.read(root / "autograded" / "peeker" / DRILL / f"{DRILL}.ipynb", as_version=4)
     peek = next("".join(o.get("text", "") for o in c.outputs) for c in nb.cells if "PEEK" in c.source)
-    assert "PEEK [] []" in peek, peek   # neither the course's source/ nor the grader's /tmp is there
+    assert "PEEK [] False" in peek, peek   # neither the course's source/ nor the course is there
     # no bubblewrap: nbgrader's command fails the submission rather than grade it unsandboxed
     S.write(root / "submitted", "late", DRILL, S.solved(DRILL))
     env = {**os.environ, sandbox.BWRAP_ENV: str(tmp_path / "no-bwrap-here")}
