@@ -104,7 +104,7 @@ def _close(written: float, step: float, actual) -> bool:
     return isinstance(actual, (int, float)) and abs(written - actual) <= step / 2 + 1e-9 * max(1, abs(actual))
 
 
-def check_number(text: str, suffix: str | None, mark: str | None, constants: set[float], before: str) -> str | None:
+def check_number(text: str, suffix: str | None, mark: str | None, constants: set[float]) -> str | None:
     """None when the number is allowed, else what is wrong with it."""
     value, step = _value(text, suffix)
     if mark is None:
@@ -146,7 +146,7 @@ def test_every_number_in_the_prose_is_computed_or_recorded(path):
     constants = _code_constants(nb)
     wrong = []
     for index, text, suffix, mark, before in prose_numbers(nb):
-        problem = check_number(text, suffix, mark, constants, before)
+        problem = check_number(text, suffix, mark, constants)
         if problem:
             wrong.append(f"cell {index}: {text}{suffix or ''} ({problem}) after …{before.strip()[-40:]}")
     assert not wrong, f"{path.name}: numbers in the prose that nothing checks:\n" + "\n".join(wrong)
@@ -167,14 +167,24 @@ def test_the_checker_refuses_a_stale_quote_and_an_unmarked_measurement():
                                       "the lecture's REBEL row 78.1<!--=lecture--> and 77.0<!--=lecture-->; "
                                       "an unmarked 474 and a marked 3<!--=code:pgcourse.cartpole:CartPoleConfig.seed-->."),
     ])
-    problems = {text: check_number(text, suffix, mark, _code_constants(nb), before)
-                for _, text, suffix, mark, before in prose_numbers(nb)}
+    problems = {text: check_number(text, suffix, mark, _code_constants(nb)) for _, text, suffix, mark, _ in prose_numbers(nb)}
     assert "8" not in problems      # a section number names a section
     assert problems["100,000"] is None and problems["0.03"] is None
     assert problems["2018"] is None and problems["78.1"] is None
     assert problems["77.0"] == "not a number of the lecture"
     assert "nor marked" in problems["474"]
     assert problems["3"] == "the code's value is 0"
+
+
+def test_a_quote_that_the_record_contradicts_fails():
+    key = "llm_lab/win_rate/REINFORCE"
+    recorded = _record(key)
+    assert check_number(f"{recorded:.1f}", None, key, set()) is None
+    assert check_number(f"{recorded + 1:.1f}", None, key, set()) == f"the record says {recorded!r}"
+    steps = _record("cartpole/median_steps")               # 79k: to the nearest thousand
+    assert check_number(f"{round(steps / 1000)}", "k", "cartpole/median_steps", set()) is None
+    assert check_number(f"{round(steps / 1000) + 2}", "k", "cartpole/median_steps", set()) is not None
+    assert "no such record" in check_number("1", None, "llm_lab/no_such_key", set())
 
 
 def test_records_are_the_benchmarks_own_output():
