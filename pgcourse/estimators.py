@@ -31,25 +31,16 @@ import torch
 
 from pgcourse.mdp import TabularMDP
 from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
-from pgcourse.validation import validate_theta
+from pgcourse.validation import check_indices, validate_theta
 
 __all__ = [
     "validate_trajectories",
     "log_trajectory_likelihood",
     "grad_log_trajectory_likelihood",
     "per_trajectory_reinforce_terms",
+    "score_weighted_terms",
     "reinforce_gradient_estimate",
 ]
-
-
-def _integers(x: object, name: str, upper: int, upper_name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.size and not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer array, got dtype {x.dtype}")
-    if x.size and (x.min() < 0 or x.max() >= upper):
-        raise ValueError(f"{name} must lie in 0..{upper_name}−1 = 0..{upper - 1}; got values in "
-                         f"{x.min()}..{x.max()}")
-    return x.astype(np.int64)
 
 
 def validate_trajectories(theta: object, states: object, actions: object, rewards: object = None,
@@ -68,7 +59,7 @@ def validate_trajectories(theta: object, states: object, actions: object, reward
     if states.ndim < 1 or states.shape[-1] == 0 or (ndim is not None and states.ndim != ndim):
         want = "(..., H)" if ndim is None else ("(H,)" if ndim == 1 else "(N, H)")
         raise ValueError(f"states and actions must have shape {want} with H ≥ 1, got {states.shape}")
-    out = [theta, _integers(states, "states", S, "S"), _integers(actions, "actions", A, "A")]
+    out = [theta, check_indices(states, "states", S, "S"), check_indices(actions, "actions", A, "A")]
     if rewards is not None:
         rewards = np.asarray(rewards, dtype=float)
         if rewards.shape != states.shape:
@@ -111,6 +102,25 @@ def grad_log_trajectory_likelihood(theta: object, states: object, actions: objec
     return grad_log_tabular_softmax_batch(theta, states, actions).sum(axis=-3)  # sum over h
 
 
+def score_weighted_terms(theta: object, states: object, actions: object, weights: object) -> np.ndarray:
+    """Per-trajectory terms g(τ_i) = Σ_{h=0}^{H−1} ∇_θ ln π_θ(a_h^i|s_h^i) Ψ_h^i for a tabular softmax π_θ.
+
+    theta: (S, A); states, actions: integer (N, H); weights Ψ: (N, H) (R(τ) repeated over h, or G_h,
+    or G_h − b). Returns (N, S, A); its mean over axis 0 is the estimate ĝ. Each ∇_θ ln π_θ(a|s) is
+    e_s ⊗ (e_a − π_θ(·|s)), scatter-added per trajectory without building an (N, H, S, A) array.
+    """
+    theta, states, actions = validate_trajectories(theta, states, actions, ndim=2)
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != states.shape:
+        raise ValueError(f"weights must have the shape of states {states.shape}, got {weights.shape}")
+    (N, H), (S, A) = states.shape, theta.shape
+    pi = tabular_softmax(theta)
+    g = np.zeros((N, S, A))
+    rows = np.repeat(np.arange(N), H)
+    np.add.at(g, (rows, states.ravel()), (np.eye(A)[actions.ravel()] - pi[states.ravel()]) * weights.reshape(-1, 1))
+    return g
+
+
 def per_trajectory_reinforce_terms(theta: object, states: object, actions: object,
                                    rewards: object) -> np.ndarray:
     """One REINFORCE term per trajectory: g(τ_i) = (Σ_{h=0}^{H−1} ∇_θ ln π_θ(a_h^i|s_h^i)) R(τ_i).
@@ -119,14 +129,8 @@ def per_trajectory_reinforce_terms(theta: object, states: object, actions: objec
     Returns (N, S, A); its mean over N is `reinforce_gradient_estimate`.
     """
     theta, states, actions, rewards = validate_trajectories(theta, states, actions, rewards, ndim=2)
-    S, A = theta.shape
-    pi = tabular_softmax(theta)
-    ret = rewards.sum(axis=1)  # R(τ_i): (N,)
-    # Σ_h e_{s_h} ⊗ (e_{a_h} − π(·|s_h)) without building (N, H, S, A): scatter-add per trajectory
-    g = np.zeros((states.shape[0], S, A))
-    rows = np.repeat(np.arange(states.shape[0]), states.shape[1])
-    np.add.at(g, (rows, states.ravel()), np.eye(A)[actions.ravel()] - pi[states.ravel()])
-    return g * ret[:, None, None]
+    returns = np.broadcast_to(rewards.sum(axis=1, keepdims=True), rewards.shape)   # R(τ_i) at every step
+    return score_weighted_terms(theta, states, actions, returns)
 
 
 def reinforce_gradient_estimate(theta: object, states: object, actions: object, rewards: object) -> np.ndarray:

@@ -31,7 +31,7 @@ import torch
 from torch.distributions import Categorical, Normal
 
 from pgcourse.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
-from pgcourse.validation import check_simplex, validate_theta as _validate_theta
+from pgcourse.validation import check_indices, check_simplex, validate_theta as _validate_theta
 
 ArrayLike = np.ndarray | list | tuple
 
@@ -68,13 +68,11 @@ def validate_samples(xs: ArrayLike, K: int) -> np.ndarray:
     arr = np.asarray(xs)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"xs must be a non-empty vector of samples, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
+    if not np.issubdtype(arr.dtype, np.integer):   # whole numbers in a float array are accepted here
         if not np.all(np.mod(arr, 1) == 0):
             raise ValueError("xs must hold integer outcomes 0, …, K−1")
         arr = arr.astype(int)
-    if arr.min() < 0 or arr.max() >= K:
-        raise ValueError(f"xs must lie in 0, …, {K - 1}; got values from {arr.min()} to {arr.max()}")
-    return arr
+    return check_indices(arr, "xs", K, "K")
 
 
 def validate_values(f: ArrayLike, K: int) -> np.ndarray:

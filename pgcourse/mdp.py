@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from pgcourse.policies import tabular_softmax
-from pgcourse.validation import check_simplex, validate_theta
+from pgcourse.validation import check_count, check_simplex, validate_theta
 
 __all__ = [
     "TabularMDP", "random_mdp", "two_state_mdp", "chain_mdp", "local_optimum_mdp", "exact_objective",
@@ -33,12 +33,6 @@ __all__ = [
     "sample_trajectories", "enumerate_trajectories", "Values", "OptimalSolution", "Trajectories",
     "EnumeratedTrajectories",
 ]
-
-def _check_int(name: str, x: object, minimum: int = 1) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {x!r}")
-    return int(x)
-
 
 @dataclass(frozen=True, eq=False)
 class TabularMDP:
@@ -70,7 +64,7 @@ class TabularMDP:
             raise ValueError("give exactly one of H (finite horizon) or gamma (discounted), "
                              f"got H={self.H!r}, gamma={self.gamma!r}")
         if self.H is not None:
-            object.__setattr__(self, "H", _check_int("H", self.H))
+            object.__setattr__(self, "H", check_count("H", self.H))
         else:
             g = self.gamma
             if isinstance(g, bool) or not isinstance(g, (int, float, np.floating, np.integer)) or not 0 <= g < 1:
@@ -100,7 +94,7 @@ def random_mdp(S: int, A: int, H: int | None = None, gamma: float | None = None,
     Give exactly one of H or gamma. Every entry of P and μ is positive almost surely, so every
     trajectory has positive probability under a softmax policy.
     """
-    S, A = _check_int("S", S), _check_int("A", A)
+    S, A = check_count("S", S), check_count("A", A)
     rng = np.random.default_rng(seed)  # a Generator passes through unchanged
     P = rng.dirichlet(np.ones(S), size=(S, A))  # (S, A, S); then r ∼ U[0, 1) (S, A); μ (S,)
     return TabularMDP(P, rng.random((S, A)), rng.dirichlet(np.ones(S)), H=H, gamma=gamma)
@@ -135,7 +129,7 @@ def chain_mdp(n: int = 5, H: int | None = None, gamma: float | None = None,
     when H is long. The uniform policy reaches the end with probability 2^{−(n−1)} per attempt,
     so at θ = 0 the gradient in state 0 favours "back": a slow start for ascent.
     """
-    n = _check_int("n", n, 2)
+    n = check_count("n", n, 2)
     P = np.zeros((n, 2, n))
     P[:, 0, 0] = 1.0
     P[np.arange(n), 1, np.minimum(np.arange(n) + 1, n - 1)] = 1.0
@@ -154,7 +148,7 @@ def local_optimum_mdp(H: int = 2, c: float | None = None) -> TabularMDP:
     p = 0, while "go" (J = c(H−1)) is the global one. For H = 2, c = 2.5: J = 2 − p/2 + p², whose
     minimum at p = 1/4 splits the basins; θ = 0 (p = ½) climbs to the global optimum.
     """
-    H = _check_int("H", H, 2)  # with H = 1 there is no future, so no local optimum
+    H = check_count("H", H, 2)  # with H = 1 there is no future, so no local optimum
     c = (H + 0.5) / (H - 1) if c is None else float(c)
     P = np.zeros((2, 2, 2))
     P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
@@ -311,7 +305,7 @@ def sample_trajectories(mdp: TabularMDP, theta: object, N: int, seed: int | np.r
     H = mdp.H if mdp.finite_horizon else H
     if H is None:
         raise ValueError("a discounted MDP needs a truncation horizon: pass H (e.g. ~ 5/(1 − γ))")
-    H, N = _check_int("H", H), _check_int("N", N)
+    H, N = check_count("H", H), check_count("N", N)
     rng = np.random.default_rng(seed)
     states, actions = np.zeros((N, H), dtype=np.int64), np.zeros((N, H), dtype=np.int64)
     s = _categorical(rng, np.broadcast_to(mdp.mu, (N, mdp.S)))

@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from pgcourse.validation import validate_theta
+from pgcourse.validation import check_indices, validate_theta
 
 __all__ = [
     "tabular_softmax",
@@ -77,10 +77,7 @@ def grad_log_tabular_softmax_batch(theta: ArrayT, states: ArrayT, actions: Array
     ac = np.asarray(actions.cpu() if isinstance(actions, torch.Tensor) else actions)
     if st.shape != ac.shape:
         raise ValueError(f"states {st.shape} and actions {ac.shape} must have the same shape")
-    if st.size and (not np.issubdtype(st.dtype, np.integer) or not np.issubdtype(ac.dtype, np.integer)):
-        raise ValueError(f"states and actions must be integer arrays, got {st.dtype} and {ac.dtype}")
-    if st.size and (st.min() < 0 or st.max() >= S or ac.min() < 0 or ac.max() >= A):
-        raise ValueError(f"states must lie in [0, {S}) and actions in [0, {A})")
+    st, ac = check_indices(st, "states", S, "S"), check_indices(ac, "actions", A, "A")
     pi = tabular_softmax(theta)  # (S, A)
     if torch_in:
         eye_s = torch.eye(S, dtype=theta.dtype, device=theta.device)

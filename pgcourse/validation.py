@@ -7,7 +7,9 @@ the boundary and raises a `ValueError` that says what is wrong, never a silent w
   and of the expected shape: `validate_theta`;
 - a distribution p ∈ Δ(K) (μ, each row P(· | s, a), π(· | s), ρ, trajectory probabilities ρ_θ(τ))
   must be finite, non-negative and sum to 1 over its last axis: `check_simplex`, with one
-  tolerance, `SIMPLEX_ATOL`.
+  tolerance, `SIMPLEX_ATOL`;
+- indices (states s ∈ {0, …, S−1}, actions a ∈ {0, …, A−1}, outcomes x ∈ {0, …, K−1}) must be
+  integers in range: `check_indices`; a size or a horizon (S, A, H, N) an integer ≥ 1: `check_count`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["SIMPLEX_ATOL", "check_simplex", "validate_theta"]
+__all__ = ["SIMPLEX_ATOL", "check_count", "check_indices", "check_simplex", "validate_theta"]
 
 # |Σ_x p(x) − 1| allowed: loose enough for float32 inputs, tight enough to catch real mistakes.
 SIMPLEX_ATOL = 1e-6
@@ -71,3 +73,25 @@ def check_simplex(p: object, name: str = "p") -> np.ndarray:
         raise ValueError(f"{name} must sum to 1 over its last axis; at index {list(where)} it sums to "
                          f"{sums[where]:.6g}")
     return p
+
+
+def check_indices(x: object, name: str, upper: int, upper_name: str) -> np.ndarray:
+    """x as int64, checked to hold integers in 0..upper−1 (`upper_name` names the bound: "S", "A", "K").
+
+    An integer dtype is required: a float array of states or actions is a bug upstream, not a
+    number to round. Raises ValueError naming `name`, the range and the values found.
+    """
+    x = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x)
+    if x.size and not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must be an integer array, got dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= upper):
+        raise ValueError(f"{name} must lie in 0..{upper_name}−1 = 0..{upper - 1}; got values in "
+                         f"{x.min()}..{x.max()}")
+    return x.astype(np.int64)
+
+
+def check_count(name: str, x: object, minimum: int = 1) -> int:
+    """x as an int, checked to be an integer (not a bool) ≥ `minimum`: a size S, A, a horizon H, a count N."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {x!r}")
+    return int(x)

@@ -28,26 +28,13 @@ from typing import Callable
 import numpy as np
 
 from pgcourse.mdp import EnumeratedTrajectories, TabularMDP, enumerate_trajectories
+from pgcourse.estimators import score_weighted_terms   # g(τ_i) = Σ_h ∇_θ ln π_θ(a_h|s_h) Ψ_h: its home
 from pgcourse.policies import grad_log_tabular_softmax_batch
 
 __all__ = [
     "score_weighted_terms", "per_trajectory_terms", "lemma_terms",
     "lemma_term_norms", "baseline_per_step", "best_constant_baseline",
 ]
-
-
-def score_weighted_terms(theta: np.ndarray, states: np.ndarray, actions: np.ndarray,
-                         weights: np.ndarray) -> np.ndarray:
-    """Per-trajectory terms g(τ_i) = Σ_h ∇_θ ln π_θ(a_h^i | s_h^i) Ψ_h^i for a tabular softmax π_θ.
-
-    theta: (S, A); states, actions: integer (N, H); weights Ψ: (N, H) (e.g. R(τ) repeated over h,
-    or G_h, or G_h − b). Returns (N, S, A); its mean over axis 0 is the estimate ĝ.
-    """
-    weights = np.asarray(weights, dtype=float)
-    if weights.shape != np.shape(states):
-        raise ValueError(f"weights must have the shape of states {np.shape(states)}, got {weights.shape}")
-    scores = grad_log_tabular_softmax_batch(np.asarray(theta, dtype=float), states, actions)  # (N, H, S, A)
-    return np.einsum("nhsa,nh->nsa", scores, weights)
 
 
 def per_trajectory_terms(estimate: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
