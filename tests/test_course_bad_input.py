@@ -19,12 +19,13 @@ from pgcourse.grading import autograde, course, parallel, record
 from pgcourse.grading.task import GradedSubmission, GradingTask, grade_task, stage_submission
 
 NB01 = "01_importance_weighting"
-FULL = {"test_iw_gradient_estimate": 4.0, "test_score_function_gradient_estimate": 4.0, "how_does_p_move": None}
+QUESTIONS = {"test_iw_gradient_estimate", "test_score_function_gradient_estimate", "how_does_p_move"}
 
-
-def _graded(student: str, scores: dict, feedback: bytes) -> GradedSubmission:
+def _graded(student: str, feedback: bytes) -> GradedSubmission:
+    """A graded submission as a grading task returns it: here the release, whose test cells show no error
+    (nbgrader scores them full: 8 autograded points) and whose written answer awaits grading by hand."""
     release = nbformat.writes(S.blank(NB01)).encode()
-    return GradedSubmission(student, NB01, auto_scores=dict(scores), autograded={f"{NB01}.ipynb": release},
+    return GradedSubmission(student, NB01, autograded={f"{NB01}.ipynb": release},
                             feedback_html=feedback, submission={f"{NB01}.ipynb": release})
 
 
@@ -33,7 +34,7 @@ def term(tmp_path_factory):
     """A course with one earlier grade: alice, full autograded marks."""
     root = tmp_path_factory.mktemp("bad") / "course"
     course.init_course(root, S.SOLUTIONS, [NB01])
-    record.record(root, _graded("alice", FULL, b"<p>first feedback</p>"))
+    record.record(root, _graded("alice", b"<p>first feedback</p>"))
     return root
 
 
@@ -66,7 +67,7 @@ def test_student_folder_with_two_notebooks(term, tmp_path):
     S.write(tmp_path, "bob", NB01, S.solved(NB01), name="final.ipynb")
     r = _grade(term, tmp_path)["bob"]
     assert r.error == f"expected one notebook {NB01}.ipynb, found draft.ipynb, final.ipynb: rename the one to grade"
-    assert r.points == 0 and {q.question for q in r.questions} == set(FULL)
+    assert r.points == 0 and {q.question for q in r.questions} == QUESTIONS
     # alice already has a grade: the bad resubmission is reported, and her grade stays
     S.write(tmp_path / "again", "alice", NB01, S.solved(NB01), name="a.ipynb")
     S.write(tmp_path / "again", "alice", NB01, S.solved(NB01), name="b.ipynb")
@@ -131,10 +132,9 @@ def test_disk_full_while_feedback_is_written(term, monkeypatch):
         real_write(files, folder)
 
     monkeypatch.setattr(record, "write_files", full_disk)
-    wrong = dict(FULL, test_iw_gradient_estimate=0.0)
     with pytest.raises(record.RecordError, match="could not store alice/01_importance_weighting "
                                                  r"\(the disk is full\); its earlier grade"):
-        record.record(term, _graded("alice", wrong, b"<p>second feedback</p>"))
+        record.record(term, _graded("alice", b"<p>second feedback</p>"))
     assert _alice_points(term) == 8
     assert feedback.read_bytes() == b"<p>first feedback</p>"
     assert S.digest(term / "autograded" / "alice") == autograded_before
@@ -144,4 +144,4 @@ def test_disk_full_while_feedback_is_written(term, monkeypatch):
 def test_invalid_notebook_is_caught_before_a_kernel_starts():
     task = GradingTask("bob", NB01, {f"{NB01}.ipynb": b"\xff\xfe not JSON"}, {})
     result = grade_task(task)  # no source given: it would fail if it tried to build a course
-    assert "is not a valid notebook" in result.error and not result.auto_scores
+    assert "is not a valid notebook" in result.error and not result.autograded

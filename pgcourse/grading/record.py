@@ -7,9 +7,10 @@ from one process, one submission at a time. For a submission it
    the submission into a staging folder inside the course, then moves them into nbgrader's
    places (`autograded/`, `feedback/`, `submitted/` STUDENT/ASSIGNMENT); a submission that this
    replaces is kept under `archive/STUDENT/ASSIGNMENT/TIME/`;
-2. then records the auto scores in `gradebook.db` as nbgrader's SaveAutoGrades does: the student
-   and the submission are created when new; only `auto_score`, `needs_manual_grade` and
-   `auto_comment` change; manual scores, manual comments, and every other student and
+2. then records the auto scores in `gradebook.db` with nbgrader's own steps, run on the autograded
+   notebook: the student and the submission are created when new, then `SaveAutoGrades` (only
+   `auto_score`, `needs_manual_grade` and `auto_comment` change) and `AssignLatePenalties` (with
+   the course's LateSubmissionPlugin); manual scores, manual comments, and every other student and
    assignment are left exactly as they were.
 
 3. notes in `unsandboxed.txt` whether it was graded without the sandbox (`--no-sandbox`), so that
@@ -22,6 +23,7 @@ A submission that could not be graded (`error`) is not recorded: the earlier gra
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import time
 import uuid
@@ -88,21 +90,12 @@ def record(root: Path, graded: GradedSubmission, keep_submission: bool = True) -
     steps = ["autograded", "feedback"] + (["submitted"] if keep_submission else [])
     _swap_in(root, staged, graded, steps)
     shutil.rmtree(staged, ignore_errors=True)
-    with Gradebook(course.config(root).CourseDirectory.db_url, course.COURSE_ID) as gb:
+    db_url = course.config(root).CourseDirectory.db_url
+    with Gradebook(db_url, course.COURSE_ID) as gb:
         gb.update_or_create_student(graded.student)
         extra = {"timestamp": parse_utc(graded.timestamp)} if graded.timestamp else {}
         gb.update_or_create_submission(graded.assignment, graded.student, **extra)
-        notebook = gb.find_submission_notebook(graded.assignment, graded.assignment, graded.student)
-        for grade in notebook.grades:
-            if grade.cell.name in graded.auto_scores:
-                grade.auto_score = graded.auto_scores[grade.cell.name]
-                # nbgrader's rule: an earlier manual grade, or no auto score, needs a look by hand
-                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-        for comment in notebook.comments:
-            if comment.cell.name in graded.auto_comments:
-                comment.auto_comment = graded.auto_comments[comment.cell.name]
-        _assign_late_penalty(root, gb, graded, notebook)
-        gb.db.commit()
+    _save_auto_grades(root, graded, db_url)
     _note_sandbox(root, graded)
 
 
@@ -123,18 +116,21 @@ def _note_sandbox(root: Path, graded: GradedSubmission) -> None:
     path.write_text("".join(f"{s}/{a}\n" for s, a in sorted(marked)))
 
 
-def _assign_late_penalty(root: Path, gb: Gradebook, graded: GradedSubmission, notebook) -> None:
-    """nbgrader's AssignLatePenalties, with the course's LateSubmissionPlugin (its nbgrader_config.py)."""
-    from nbgrader.plugins import LateSubmissionPlugin
+def _save_auto_grades(root: Path, graded: GradedSubmission, db_url: str) -> None:
+    """nbgrader's SaveAutoGrades and AssignLatePenalties on the autograded notebook, into the term's
+    gradebook, with the course's settings (its nbgrader_config.py: the late-submission plugin)."""
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
-    gb.db.flush()
-    seconds_late = gb.find_submission(graded.assignment, graded.student).total_seconds_late
-    notebook.late_submission_penalty = None
-    if seconds_late > 0:
-        plugin = LateSubmissionPlugin(config=course.read_config_file(root, need_gradebook=False))
-        penalty = plugin.late_submission_penalty(graded.student, notebook.score, seconds_late)
-        if penalty is not None:
-            notebook.late_submission_penalty = min(max(penalty, 0.0), notebook.score)
+    nb = nbformat.reads(graded.autograded[f"{graded.assignment}.ipynb"].decode("utf-8"), as_version=4)
+    resources = {"nbgrader": {"notebook": graded.assignment, "assignment": graded.assignment,
+                              "student": graded.student, "db_url": db_url}}
+    config = course.read_config_file(root, need_gradebook=False)
+    for step in (SaveAutoGrades, AssignLatePenalties):
+        step(config=config, log=QUIET).preprocess(nb, resources)
+
+
+QUIET = logging.getLogger("pgcourse.grading.record")   # nbgrader's "N seconds late" warnings: the log says it
+QUIET.setLevel(logging.ERROR)
 
 
 def question_order(root: Path, assignment: str) -> dict[str, int]:

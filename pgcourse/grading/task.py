@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
 
 from pgcourse.grading import course, forked_kernels, sandbox
 
@@ -60,9 +59,8 @@ class GradingTask:
 class GradedSubmission:
     student: str
     assignment: str
-    auto_scores: dict[str, float | None] = field(default_factory=dict)   # grade_id → nbgrader's auto_score
-    auto_comments: dict[str, str | None] = field(default_factory=dict)   # grade_id → auto_comment
-    autograded: Files = field(default_factory=dict)   # the autograded folder (restored cells, outputs)
+    autograded: Files = field(default_factory=dict)   # the autograded notebook (restored cells, outputs: its
+                                                      # scores), and the submission's other files
     feedback_html: bytes = b""
     submission: Files = field(default_factory=dict)   # what was graded (after renaming), for submitted/
     timestamp: str = ""        # from nbgrader's timestamp.txt, when the submission has one
@@ -198,10 +196,6 @@ def grade_task(task: GradingTask) -> GradedSubmission:
         if not outcome["success"]:
             result.error = explain_failure(outcome.get("log", "") + (outcome.get("error") or ""), events)
         else:
-            with Gradebook(cfg.CourseDirectory.db_url, course.COURSE_ID) as gb:
-                nb = gb.find_submission_notebook(task.assignment, task.assignment, task.student)
-                result.auto_scores = {g.cell.name: g.auto_score for g in nb.grades}
-                result.auto_comments = {c.cell.name: c.auto_comment for c in nb.comments}
             try:
                 result.autograded = read_autograded_notebook(root / "autograded" / task.student / task.assignment,
                                                              task.assignment)
