@@ -9,11 +9,15 @@ training function, is tqdm's own disabled bar: it shows nothing and its methods 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from pgcourse.grading_run import is_grading
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-def progress_bar(total: int, desc: str | None, unit: str = "step", unit_scale: bool = False):
+
+def progress_bar(total: int, desc: str | None, unit: str = "step", unit_scale: bool = False) -> tqdm:
     """A tqdm bar of `total` units labelled `desc` (a context manager, or call `.close()`);
     desc=None: `tqdm(disable=True)`, silent (its `.n` stays 0)."""
     if desc is None or is_grading():

@@ -112,7 +112,7 @@ def check_finite_horizon_objective(finite_horizon_objective: Callable, seed: int
     check.done()
 
 
-def reference_objective(P, r, mu, H, pi) -> float:
+def reference_objective(P: np.ndarray, r: np.ndarray, mu: np.ndarray, H: int, pi: np.ndarray) -> float:
     """J(π) = μ · V_0 through `TabularMDP` and `policy_evaluation`: the route the check trusts."""
     mdp = TabularMDP(P, r, mu, H=H)
     return float(mu @ policy_evaluation(mdp, pi=pi).V[0])

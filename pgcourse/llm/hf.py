@@ -42,7 +42,7 @@ class HFPolicy(nn.Module):
         """The model's output projection (C -> V)."""
         return self.model.get_output_embeddings()
 
-    def hidden(self, idx: torch.Tensor, cache=None, start: int = 0):
+    def hidden(self, idx: torch.Tensor, cache: object = None, start: int = 0) -> tuple[torch.Tensor, object]:
         """(B, T) tokens after `start` cached positions -> (B, T, C) final hidden states (after the
         model's last norm, what lm_head reads), and the updated cache (a transformers Cache)."""
         out = self.model(input_ids=idx, past_key_values=cache, use_cache=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from .overoptimization import KLCurve, OverOptRun
 from .rollout import RLHistory
@@ -20,7 +21,7 @@ def _smooth(x: list[float], w: int) -> np.ndarray:
     return np.convolve(x, np.ones(w) / w, mode="valid")
 
 
-def plot_rl_histories(histories: dict[str, RLHistory], smooth: int = 10):
+def plot_rl_histories(histories: dict[str, RLHistory], smooth: int = 10) -> Figure:
     """Three panels over samples seen: RM score, gold score, KL to SFT (moving average of `smooth`
     steps). When RM rises while gold stalls or falls, the policy is exploiting the reward model."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -40,7 +41,7 @@ def plot_rl_histories(histories: dict[str, RLHistory], smooth: int = 10):
     return fig
 
 
-def plot_overoptimization(runs: list[OverOptRun], curves: list[KLCurve], smooth: int = 20):
+def plot_overoptimization(runs: list[OverOptRun], curves: list[KLCurve], smooth: int = 20) -> Figure:
     """Over-optimization at a glance, one colour per β (solid: proxy r_φ, dashed: gold g).
 
     Left: the means over KL bins (`overoptimization.kl_binned`, the numbers the notebook prints),

@@ -15,10 +15,13 @@ References: Stiennon et al. 2020 and Jaques et al. 2019 (KL penalty to the SFT p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 from .data import EOS, PromptSet, decode_responses, response_mask
 from .judge import gold_scores, summary_stats
@@ -97,7 +100,7 @@ def rollout(policy: LMPolicy, ref: LMPolicy, rm: RewardFn, data: PromptSet, pidx
                    repeats)
 
 
-def record(hist: RLHistory, ro: Rollout, samples: int, bar=None) -> None:
+def record(hist: RLHistory, ro: Rollout, samples: int, bar: "tqdm | None" = None) -> None:
     """Append the batch means of one rollout to an RLHistory; advance `bar` (a progress bar) by one
     step, showing the batch's gold score."""
     hist.rm_score.append(ro.rm_score.mean().item())
