@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import time
 from collections import deque
 
@@ -40,6 +39,7 @@ import torch
 from torch import nn
 
 from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, CartPoleConfig, train_reinforce
+from records import machine, write_record  # noqa: E402 (benchmarks/records.py)
 
 
 def course_run(seed: int, max_env_steps: int = 300_000) -> dict:
@@ -160,8 +160,7 @@ def main() -> None:
         "load_average": round(os.getloadavg()[0], 2),
         "quick": args.quick,
         "config": dataclasses.asdict(CartPoleConfig()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"gymnasium {gym.__version__}, one torch thread",
+        "machine": machine(f"gymnasium {gym.__version__}"),
     }
     print(f"course medians: {med['steps']:.0f} env steps, {med['seconds']:.2f} s; tutorial medians: "
           f"{tmed['steps']:.0f} env steps, {tmed['seconds']:.1f} s; speedup {summary['speedup']}x")
@@ -169,9 +168,7 @@ def main() -> None:
     if args.record:
         rounded = [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in course + tutorial]
         summary.update(course_runs=rounded[:len(course)], tutorial_runs=rounded[len(course):])
-        with open(args.record, "w") as fh:
-            json.dump(summary, fh, indent=1)
-            fh.write("\n")
+        write_record(args.record, summary)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from pgcourse.cartpole import CartPoleConfig, train_reinforce
+from records import machine, write_record  # noqa: E402 (benchmarks/records.py)
 
 
 def solution_loss(log_probs, weights, mask):
@@ -92,14 +91,11 @@ def main() -> None:
         "lr_0.5_final_return": [r[2] for r in reference["lr_0.5"]],
         "runs": runs,
         "same_runs_for_every_loss": all(r == reference for r in runs.values()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"gymnasium {gym.__version__}, one torch thread",
+        "machine": machine(f"gymnasium {gym.__version__}"),
     }
     print(json.dumps(summary))
     if args.record:
-        with open(args.record, "w") as fh:
-            json.dump(summary, fh, indent=1)
-            fh.write("\n")
+        write_record(args.record, summary)
 
 
 if __name__ == "__main__":

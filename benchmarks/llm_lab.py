@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import time
 from dataclasses import replace
@@ -34,6 +32,7 @@ from pgcourse.llm.evaluate import pooled_win_rate, results_table, results_table_
 from pgcourse.llm.evaluate import evaluate_policy
 from pgcourse.llm.lab import QUICK, QUICK_TABLE, TABLE, LabConfig, run_lab
 from pgcourse.llm.rl import train_rl
+from records import machine, write_record  # noqa: E402 (benchmarks/records.py)
 
 PAPER_RLOO = "RLOO k=4, 32 prompts"  # the paper's comparison: RLOO k=2's prompts per batch, 4 samples each
 METRICS = ("gold", "rm_score", "repeats", "hallucinations", "kl", "facts_covered")
@@ -117,10 +116,8 @@ def main() -> None:
     print(json.dumps(out))
     if args.record:
         out["metrics_per_seed"] = metrics
-        out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one torch thread"
-        with open(args.record, "w") as fh:
-            json.dump(out, fh, indent=1)
-            fh.write("\n")
+        out["machine"] = machine()
+        write_record(args.record, out)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from dataclasses import replace
 
 import torch
 
 from pgcourse.llm.lab import TABLE, run_lab
 from pgcourse.llm.rl import LMFunctions
+from records import machine, write_record  # noqa: E402 (benchmarks/records.py)
 
 
 def sequence_log_prob(logits, tokens, mask):
@@ -68,12 +67,10 @@ def main() -> None:
         out[name] = {k: round(v, 1) for k, v in run_lab(cfg, seed=args.seed, student_fns=fns).win_rates.items()}
         print(name, out[name], flush=True)
     summary = {"seed": args.seed, "win_rate": out,
-               "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, one torch thread"}
+               "machine": machine()}
     print(json.dumps(summary))
     if args.record:
-        with open(args.record, "w") as fh:
-            json.dump(summary, fh, indent=1)
-            fh.write("\n")
+        write_record(args.record, summary)
 
 
 if __name__ == "__main__":
