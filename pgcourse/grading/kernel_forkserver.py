@@ -81,9 +81,7 @@ class ForkServer:
             info_read, info_write = os.pipe()
             code = (f"from pgcourse.grading.kernel_forkserver import serve; "
                     f"serve({fds[0]}, sandboxed=True, drop_to={uid!r})")
-            argv, data_fds = sandbox.command([sys.executable, "-c", code], info_fd=info_write)
-            for key, value in env.items():   # the allowed variables, on top of the sandbox's own
-                argv[argv.index("--") : argv.index("--")] = ["--setenv", key, value]
+            argv, data_fds = sandbox.command([sys.executable, "-c", code], env, info_fd=info_write)
             fds += [info_write, *data_fds]
             # the kernels' own stray output (not their cells'): nowhere a daemon could hold open
             quiet = subprocess.DEVNULL if os.environ.get("PGCOURSE_SANDBOX_DEBUG") != "1" else None

@@ -84,9 +84,9 @@ class SandboxUnavailable(RuntimeError):
     """No sandbox can be made on this machine; the message says what is missing and how to get it."""
 
 
-def enabled(env: dict[str, str] | None = None) -> bool:
+def enabled() -> bool:
     """Whether grading kernels are sandboxed (always, unless PGCOURSE_SANDBOX=0)."""
-    return (os.environ if env is None else env).get(SWITCH, "1") != "0"
+    return os.environ.get(SWITCH, "1") != "0"
 
 
 def bwrap_path() -> str | None:
@@ -212,9 +212,11 @@ def kernel_env(env: dict[str, str]) -> dict[str, str]:
     return {**base_env(), **{k: v for k, v in env.items() if k in KERNEL_ENV}}
 
 
-def command(argv: list[str], info_fd: int | None = None) -> tuple[list[str], list[int]]:
-    """`bwrap … -- ARGV` with this module's policy, and the file descriptors bwrap must inherit
-    besides `info_fd` (where bwrap writes the sandbox's pid as the host sees it).
+def command(argv: list[str], env: dict[str, str] | None = None,
+            info_fd: int | None = None) -> tuple[list[str], list[int]]:
+    """`bwrap … -- ARGV` with this module's policy and the environment `env` inside (default: `base_env()`),
+    and the file descriptors bwrap must inherit besides `info_fd` (where bwrap writes the sandbox's
+    pid as the host sees it).
 
     The caller passes `info_fd` and the returned descriptors to bwrap and closes the returned ones
     once it has started (they hold the sandbox's /etc/passwd and /etc/group).
@@ -254,7 +256,7 @@ def command(argv: list[str], info_fd: int | None = None) -> tuple[list[str], lis
     if not any(p == "/tmp" or p.startswith("/tmp/") for p in python_paths()):
         args += ["--symlink", TMP, "/tmp"]   # else /tmp holds the environment: TMPDIR is the only temporary place
     args += ["--remount-ro", "/", "--chdir", ROOT]
-    for key, value in base_env().items():
+    for key, value in (base_env() if env is None else env).items():
         args += ["--setenv", key, value]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
