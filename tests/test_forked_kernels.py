@@ -129,8 +129,12 @@ def test_an_interrupt_stops_a_runaway_cell_and_the_kernel_lives_on(sockets):
     async def go():
         async with Kernel(sockets) as k:
             assert isinstance(k.km.provisioner.process, ForkedProcess)
-            k.kc.execute("while True: pass")
-            await asyncio.sleep(1.0)
+            k.kc.execute("print('looping', flush=True)\nwhile True: pass")
+            while True:   # interrupt once the loop runs, not while the kernel is still getting to it
+                msg = await k.kc.get_iopub_msg(timeout=30)
+                if msg["msg_type"] == "stream" and "looping" in msg["content"]["text"]:
+                    break
+            await asyncio.sleep(0.2)
             await k.km.interrupt_kernel()
             reply = await k.kc.get_shell_msg(timeout=10)
             out, _ = await k.run("print('still here')")
