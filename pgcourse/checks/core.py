@@ -85,6 +85,13 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def call_each(fn: Callable, calls: list[tuple]) -> list:
+    """`[fn(*args) for args in calls]`, in one round trip when `fn` runs in the student's kernel."""
+    if hasattr(fn, "map"):
+        return fn.map([(tuple(args), {}) for args in calls])
+    return [fn(*args) for args in calls]
+
+
 class Check:
     """One exercise's check: `Check("reward_to_go", fn)` then `.call`, `.expect_close`, `.done()`."""
 
@@ -94,7 +101,7 @@ class Check:
         self.name = name
         self.fn = fn
         self.passed = 0
-        self.watch = Watch(name)   # which library code counts as this exercise's answer
+        self.watch = Watch(name, fn)   # which library code counts as this exercise's answer
 
     def fail(self, case: str, message: str) -> None:
         raise AssertionError(f"{self.name} fails on case '{case}':\n{message}")
@@ -119,6 +126,21 @@ class Check:
             ) from err
         self.watch.verdict()
         return result
+
+    def call_many(self, case: str, calls: list[tuple]) -> list:
+        """`[self.call(case, *args) for args in calls]`; a function that runs in the student's kernel
+        while grading (`grading.channel.RemoteFunction`) is called once for all of them."""
+        if not hasattr(self.fn, "map"):
+            return [self.call(case, *args) for args in calls]
+        try:
+            return self.fn.map([(tuple(args), {}) for args in calls])
+        except LibraryAnswerUsed:
+            raise
+        except NotImplementedError:
+            raise AssertionError(f"{self.name} is not implemented yet: replace `raise NotImplementedError()` "
+                                 "with your code.") from None
+        except Exception as err:
+            raise AssertionError(f"{self.name} raised {describe_error(err)}\non case '{case}'") from err
 
     def expect_raises(self, case: str, exception: type[BaseException], *args: Any, hint: str = "",
                       **kwargs: Any) -> None:

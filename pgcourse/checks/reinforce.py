@@ -19,7 +19,6 @@ from pgcourse.checks.core import Check, Mistake
 from pgcourse.estimators import log_trajectory_likelihood
 from pgcourse.policies import grad_log_tabular_softmax_batch
 from pgcourse.moments import exact_moments
-from pgcourse.variance import per_trajectory_terms
 
 
 def _steps(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -178,8 +177,10 @@ def check_reinforce_gradient_estimate(reinforce_gradient_estimate: Callable, see
 
     # Exact unbiasedness: E[ĝ] = Σ_τ ρ_θ(τ) ĝ({τ}), over every trajectory, against autograd of J(θ).
     enum = M.enumerate_trajectories(mdp, theta)
-    terms = per_trajectory_terms(lambda s, a, r: np.asarray(check.call("one enumerated trajectory", theta, s, a, r),
-                                                            dtype=float), enum)
+    one_each = [(theta, enum.states[m:m + 1], enum.actions[m:m + 1], enum.rewards[m:m + 1])
+                for m in range(len(enum.probs))]
+    terms = np.stack([np.asarray(out.detach() if hasattr(out, "detach") else out, dtype=float)
+                      for out in check.call_many("one enumerated trajectory", one_each)])
     mean = exact_moments(terms, enum.probs).mean
     check.expect_close("exact expectation", mean, M.exact_policy_gradient(mdp, theta), rtol=1e-8, atol=1e-10,
                        context=(f"Σ_τ ρ_θ(τ) · (your estimate from the single trajectory τ), over all "

@@ -19,7 +19,6 @@ from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, policy_e
     sample_trajectories
 from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
 from pgcourse.moments import exact_moments
-from pgcourse.variance import per_trajectory_terms
 
 EXACT_RTOL, EXACT_ATOL = 1e-8, 1e-10
 
@@ -105,18 +104,17 @@ def _expected_gradient(check: Check, case: str, mdp, theta, extra=lambda states:
 
     extra(states) gives the arguments after rewards (a baseline) for the trajectory with those states.
     """
-    dtypes = set()
-
-    def one_trajectory(states, actions, rewards):
-        out = check.call(case, theta, states, actions, rewards, *extra(states))
+    traj = enumerate_trajectories(mdp, theta)
+    one_each = [(theta, traj.states[m:m + 1], traj.actions[m:m + 1], traj.rewards[m:m + 1],
+                 *extra(traj.states[m:m + 1])) for m in range(len(traj.probs))]
+    terms = []
+    for out in check.call_many(case, one_each):
         out = np.asarray(out.detach().cpu() if hasattr(out, "detach") else out)
-        dtypes.add(out.dtype)
         if out.shape != theta.shape:
             check.fail(case, f"on a single trajectory (N = 1) it returned shape {out.shape}, expected {theta.shape}.")
-        return out
-
-    traj = enumerate_trajectories(mdp, theta)
-    mean = exact_moments(per_trajectory_terms(one_trajectory, traj), traj.probs).mean
+        terms.append(out)
+    mean = exact_moments(np.stack(terms).astype(float), traj.probs).mean
+    dtypes = {t.dtype for t in terms}
     return mean.astype(np.result_type(*dtypes, np.float16))   # float32 answers keep a float32 tolerance
 
 

@@ -41,6 +41,7 @@ from traitlets import Integer
 
 from pgcourse.grading import sandbox
 from pgcourse.grading.kernel_forkserver import ForkServer, ForkServerError, shared_env
+from pgcourse.grading.trusted_tests import TrustedTests
 
 SWITCH = "PGCOURSE_FORKED_KERNELS"   # "0": launch every grading kernel with Popen (sandboxed: its own server)
 FILES_CAP_BYTES = 64 << 20           # the submission's files copied into a sandboxed kernel's folder, in all
@@ -255,16 +256,16 @@ class SandboxedKernelManager(ForkedKernelManager):
     provisioner_class = SandboxedKernelProvisioner
 
 
-class ForkedExecute(Execute):
-    """nbgrader's Execute preprocessor, with kernels from the fork server."""
+class ForkedExecute(TrustedTests, Execute):
+    """nbgrader's Execute preprocessor, with kernels from the fork server; graded test cells run here."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("kernel_manager_class", ForkedKernelManager)
         super().__init__(*args, **kwargs)
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor, with kernels in the grading sandbox."""
+class SandboxedExecute(TrustedTests, Execute):
+    """nbgrader's Execute preprocessor, with kernels in the grading sandbox; graded test cells run here."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)

@@ -1,0 +1,381 @@
+"""The grading process's end of the channel to a student's kernel: call a function there, get data back.
+
+    channel = KernelChannel(connection_info, interrupt, timeout=60)
+    reward_to_go = channel.function("reward_to_go")        # a stand-in, called here like the student's
+    G = reward_to_go(np.array([[1.0, 2.0, 3.0]]))          # → a plain ndarray, decoded here
+    channel.close()
+
+The stand-in (`RemoteFunction`) sends its arguments to the kernel, where `kernel_calls.serve` calls
+the student's function, and returns what came back, as data: NumPy arrays and torch tensors rebuilt
+from dtype, shape and bytes (never unpickled), numbers, strings, lists, tuples, None. Anything else
+arrives as an `Opaque` value that equals nothing, so an object that "equals everything" is worth
+nothing here. A tensor that carries a gradient in the kernel carries one here too: its backward
+asks the kernel for ∂⟨g, result⟩/∂(inputs) with the g that autograd hands it (`_RemoteGradient`),
+so a loss is judged by its value and its gradient with respect to inputs the grading process chose.
+
+An earlier exercise that the called function uses (`stubs`) is replaced in the kernel, for that
+call only, by a stub that asks this side for the reference's answer: one bug costs one question.
+The student's exceptions come back as exceptions of the same name (a subclass of the builtin
+their class derives from, so `pytest.raises(ValueError)`-style checks still work); a kernel that
+does not answer, answers something unreadable or dies makes the call fail, never pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+import os
+import pickle
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import zmq
+from jupyter_client import BlockingKernelClient
+
+from pgcourse.grading import kernel_calls
+
+MAX_REPLY_BYTES = 64 << 20     # a reply larger than this is dropped by ZeroMQ: the call then fails
+_DTYPES = {np.dtype(t).str for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                                     "float16", "float32", "float64", "complex64", "complex128")}
+_TORCH_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+                 "complex64", "complex128")
+SERVE_CELL = """def _pgcourse_channel():
+    namespace = {{"get_ipython": get_ipython}}
+    exec({source!r}, namespace)
+    try:
+        from pgcourse.checks.integrity import Watch
+    except Exception:
+        Watch = None
+    namespace["serve"](library=Watch)
+_pgcourse_channel()
+"""
+
+
+class KernelCallError(AssertionError):
+    """The kernel did not answer a call with a readable result (it died, hung, or sent nonsense)."""
+
+
+class Opaque:
+    """A value the kernel returned that is not plain data: equal to nothing, its type name kept."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"<a {self.type_name} object>"
+
+
+def decode(value: Any, depth: int = 0) -> Any:
+    """Plain data from what the kernel sent; a `KernelCallError` for anything malformed."""
+    try:
+        kind = value["t"]
+        if kind in ("ndarray", "npscalar", "tensor"):
+            if value["dtype"] not in _DTYPES:
+                raise ValueError(f"dtype {value['dtype']!r}")
+            shape = tuple(int(n) for n in value["shape"])
+            if any(n < 0 for n in shape) or len(shape) > 32:
+                raise ValueError(f"shape {shape}")
+            array = np.frombuffer(base64.b64decode(value["b"], validate=True), dtype=np.dtype(value["dtype"]))
+            array = array.reshape(shape).copy()
+            if kind == "npscalar":
+                return array[()]
+            if kind == "ndarray":
+                return array
+            import torch
+
+            if value["torch_dtype"] not in _TORCH_DTYPES:
+                raise ValueError(f"torch dtype {value['torch_dtype']!r}")
+            return torch.from_numpy(array).to(getattr(torch, value["torch_dtype"]))
+        if kind == "float":
+            return float.fromhex(value["v"])
+        if kind == "int":
+            if len(value["v"]) > 400:
+                raise ValueError("an integer of over 400 digits")
+            return int(value["v"])
+        if kind == "bool":
+            return bool(value["v"])
+        if kind == "str":
+            return str(value["v"])[:2000]
+        if kind == "none":
+            return None
+        if kind in ("list", "tuple") and depth < 4:
+            items = [decode(v, depth + 1) for v in value["v"]]
+            return items if kind == "list" else tuple(items)
+        if kind == "other":
+            return Opaque(str(value["type"])[:100])
+        raise ValueError(f"kind {kind!r}")
+    except KernelCallError:
+        raise
+    except Exception as err:
+        raise KernelCallError(f"your kernel sent back something that is not a plain result ({err})") from None
+
+
+def _packed(value: Any) -> str:
+    """Trusted data for the kernel (a pickle is fine in that direction: the kernel reads what we made)."""
+    return base64.b64encode(pickle.dumps(value, protocol=4)).decode()
+
+
+def gradient_leaves(args: tuple, kwargs: dict) -> list:
+    """The tensors a gradient can flow to, in `kernel_calls.serve`'s order: tensor arguments that
+    require a gradient, then each module argument's parameters."""
+    import torch
+
+    out = []
+    for value in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+        if isinstance(value, torch.Tensor) and value.requires_grad:
+            out.append(value)
+        elif isinstance(value, torch.nn.Module):
+            out.extend(p for p in value.parameters() if p.requires_grad)
+    return out
+
+
+def student_exception(error: dict) -> Exception:
+    """An exception named as the student's was, of the most specific builtin class it derives from."""
+    mro = [str(n) for n in error.get("mro", [])][:50]
+    name = str(error.get("type", "Exception"))[:100] or "Exception"
+    message = str(error.get("message", ""))[:2000]
+    line = str(error.get("line", ""))[:300]
+    if not message and line:
+        message = f"(at `{line}`)"
+    if "NotImplementedError" in mro:
+        return NotImplementedError(message)
+    base = next((getattr(builtins, n) for n in mro if isinstance(getattr(builtins, n, None), type)
+                 and issubclass(getattr(builtins, n), Exception)), RuntimeError)
+    if name == base.__name__:
+        return base(message)
+    try:
+        return type(name, (base,), {"__module__": "student"})(message)
+    except TypeError:
+        return base(message)
+
+
+class KernelChannel:
+    """A client of the kernel's shell and stdin channels that runs `kernel_calls.serve` there."""
+
+    def __init__(self, connection_info: dict, interrupt: Callable[[], None], timeout: float = 60.0):
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
+        self.client = BlockingKernelClient(context=self.context)
+        self.client.load_connection_info(connection_info)
+        self.client.start_channels(iopub=False, hb=False, control=False)
+        self.interrupt, self.timeout = interrupt, timeout
+        self.serving: str | None = None      # the msg_id of the running serve loop
+        self.broken: str | None = None       # why calls cannot be made any more
+        self.calls = 0
+
+    # ---- the loop in the kernel -----------------------------------------------------------------
+    def _await(self, deadline: float) -> dict:
+        """The next prompt of the serve loop, decoded; a KernelCallError when the loop ended or hung."""
+        poller = zmq.Poller()
+        stdin, shell = self.client.stdin_channel, self.client.shell_channel
+        poller.register(stdin.socket, zmq.POLLIN)
+        poller.register(shell.socket, zmq.POLLIN)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._give_up(f"your function did not return within {self.timeout:.0f} s")
+            events = dict(poller.poll(min(left, 1.0) * 1000))
+            if shell.socket in events:
+                reply = shell.get_msg(timeout=0)
+                if reply["parent_header"].get("msg_id") == self.serving:
+                    self.serving = None
+                    self.broken = ("your kernel stopped answering the grader's calls (something in your "
+                                   "notebook changes how its cells run, or the kernel ended)")
+                    raise KernelCallError(self.broken)
+            if stdin.socket in events:
+                msg = stdin.get_msg(timeout=0)
+                prompt = msg["content"].get("prompt", "") if msg["msg_type"] == "input_request" else ""
+                if not isinstance(prompt, str) or not prompt.startswith(kernel_calls.PROMPT):
+                    self.client.input("\x04")   # the student's own input(): an EOFError there
+                    continue
+                try:
+                    answer = json.loads(prompt[len(kernel_calls.PROMPT):])
+                    if isinstance(answer, dict):
+                        return answer
+                except ValueError:
+                    pass
+                self._give_up("your kernel sent back something that is not a result")
+
+    def _give_up(self, why: str) -> None:
+        self.broken = why
+        try:
+            self.interrupt()
+        except OSError:
+            pass
+        raise KernelCallError(why)
+
+    def _start(self, deadline: float) -> None:
+        if self.broken:
+            raise KernelCallError(self.broken)
+        if self.serving is None:
+            source = Path(kernel_calls.__file__).read_text()
+            self.serving = self.client.execute(SERVE_CELL.format(source=source), silent=True,
+                                               store_history=False, allow_stdin=True)
+            if not self._await(deadline).get("ready"):
+                self._give_up("your kernel did not start the grader's calls")
+
+    def ask(self, request: dict, callback: Callable[[dict], dict] | None = None) -> dict:
+        """One request to the loop; callbacks from stubs are answered until the reply comes."""
+        deadline = time.monotonic() + self.timeout
+        self._start(deadline)
+        self.client.input(json.dumps(request))
+        while True:
+            answer = self._await(deadline)
+            if "callback" not in answer:
+                return answer
+            self.client.input(json.dumps(callback(answer) if callback else {"error": "no stub expected"}))
+
+    def function(self, name: str, stubs: dict[str, Callable] | None = None) -> "RemoteFunction":
+        return RemoteFunction(self, name, stubs or {})
+
+    def close(self) -> None:
+        if self.serving is not None and not self.broken:
+            try:
+                self.client.input(json.dumps({"op": "end"}))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    reply = self.client.shell_channel.get_msg(timeout=max(0.01, deadline - time.monotonic()))
+                    if reply["parent_header"].get("msg_id") == self.serving:
+                        break
+            except Exception:   # the kernel is gone or silent: nothing more to end
+                pass
+        self.client.stop_channels()
+        self.context.destroy(linger=0)
+
+
+def _callback(stubs: dict[str, Callable], answer: dict) -> dict:
+    """The reference's answer to a stubbed earlier exercise, called by the student's code in the kernel."""
+    name = answer.get("callback")
+    if name not in stubs:
+        return {"error": f"{name} is not a stub"}
+    try:
+        args = [decode(a) for a in answer.get("args", [])]
+        kwargs = {str(k): decode(v) for k, v in dict(answer.get("kwargs", {})).items()}
+        return {"value": _packed(stubs[name](*args, **kwargs))}
+    except Exception as err:
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+class RemoteFunction:
+    """Stands in for the student's function `name` in the grading process (see the module's docstring)."""
+
+    runs_elsewhere = True       # `integrity.Watch` does not watch it: no library code of the student's runs here
+
+    def __init__(self, channel: KernelChannel, name: str, stubs: dict[str, Callable]):
+        self.channel, self.__name__, self.stubs = channel, name, stubs
+
+    def __repr__(self) -> str:
+        return f"<your {self.__name__}, called in your kernel>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from pgcourse.checks.integrity import LibraryAnswerUsed, hint
+
+        answer = self.channel.ask({"op": "call", "name": self.__name__, "args": _packed((args, kwargs)),
+                                   "stubs": sorted(self.stubs)}, lambda a: _callback(self.stubs, a))
+        if "error" in answer:
+            error = answer["error"] if isinstance(answer["error"], dict) else {}
+            raise student_exception(error)
+        if "library" in answer:
+            raise LibraryAnswerUsed(hint(str(answer["library"])[:300], self.__name__))
+        if "result" not in answer:
+            raise KernelCallError("your kernel sent back no result")
+        result = decode(answer["result"])
+        for index, value in dict(answer.get("mutated", {})).items():   # the function changed an input in place
+            _copy_into(args[int(index)], decode(value))
+        if answer["result"].get("t") == "tensor" and answer["result"].get("requires_grad"):
+            leaves = gradient_leaves(args, kwargs)
+            if leaves:
+                return _RemoteGradient.apply(result, self._vjp(int(answer.get("id", -1)), leaves), *leaves)
+        return result
+
+    def map(self, calls: list[tuple[tuple, dict]]) -> list:
+        """[self(*args, **kwargs) for args, kwargs in calls], in one round trip (inputs changed in place
+        are not copied back; results come back without a gradient)."""
+        from pgcourse.checks.integrity import LibraryAnswerUsed, hint
+
+        answer = self.channel.ask({"op": "map", "name": self.__name__, "args": _packed(list(calls)),
+                                   "stubs": sorted(self.stubs)}, lambda a: _callback(self.stubs, a))
+        if "error" in answer:
+            raise student_exception(answer["error"] if isinstance(answer["error"], dict) else {})
+        if "library" in answer:
+            raise LibraryAnswerUsed(hint(str(answer["library"])[:300], self.__name__))
+        results = answer.get("results")
+        if not isinstance(results, list) or len(results) != len(calls):
+            raise KernelCallError("your kernel sent back the wrong number of results")
+        return [decode(r) for r in results]
+
+    def _vjp(self, handle: int, leaves: list) -> Callable:
+        def vjp(grad: Any) -> list:
+            answer = self.channel.ask({"op": "vjp", "id": handle, "grad": _packed(grad.detach())})
+            if "error" in answer:
+                raise student_exception(answer["error"] if isinstance(answer["error"], dict) else {})
+            grads = [None if g.get("t") == "none" else decode(g) for g in answer.get("grads", [])]
+            if len(grads) != len(leaves):
+                raise KernelCallError("your kernel sent back gradients for the wrong inputs")
+            out = []
+            for leaf, g in zip(leaves, grads):
+                if g is not None and tuple(g.shape) != tuple(leaf.shape):
+                    raise KernelCallError(f"a gradient of shape {tuple(g.shape)} for an input of shape {tuple(leaf.shape)}")
+                out.append(None if g is None else g.to(leaf.dtype))
+            return out
+        return vjp
+
+
+def _copy_into(target: Any, value: Any) -> None:
+    import torch
+
+    try:
+        if isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor) and target.shape == value.shape:
+            with torch.no_grad():
+                target.copy_(value)
+        elif isinstance(target, np.ndarray) and isinstance(value, np.ndarray) and target.shape == value.shape:
+            np.copyto(target, value, casting="unsafe")
+    except (TypeError, ValueError, RuntimeError):
+        pass
+
+
+def _gradient_function():
+    import torch
+
+    class RemoteGradient(torch.autograd.Function):
+        """The kernel's result, with a backward that asks the kernel for the vector-Jacobian product."""
+
+        @staticmethod
+        def forward(ctx, value, vjp, *leaves):
+            ctx.vjp = vjp
+            return value.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (None, None, *ctx.vjp(grad))
+
+    return RemoteGradient
+
+
+class _LazyGradient:
+    def apply(self, *args: Any) -> Any:
+        global _RemoteGradient
+        _RemoteGradient = _gradient_function()   # torch is imported only when a tensor comes back
+        return _RemoteGradient.apply(*args)
+
+
+_RemoteGradient: Any = _LazyGradient()
+
+
+def interrupt_process_group(pid: int) -> Callable[[], None]:
+    """SIGINT to a kernel's process group (how jupyter_client interrupts a local kernel)."""
+    def interrupt() -> None:
+        try:
+            os.killpg(pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGINT)
+    return interrupt
