@@ -6,16 +6,18 @@ Builds a synthetic class over the seven notebooks: student i hands in, per noteb
 notebook, the blank release, or a wrong answer taken from the mutation suite (tests/mutants/),
 in turn (the mutant's module inlined in the cell: the grading sandbox cannot see tests/). Grades it
 into a fresh course with `--workers 1` and into another with `--workers 2` (a two-worker Dask
-LocalCluster), each in the grading sandbox and, for comparison in the same run, without it
-(`--no-sandbox`), then prints the per-submission times, whether all runs gave identical scores,
+LocalCluster), each the way the course grades (kernels in the grading sandbox, graded test cells
+run in the grading process: `grading.trusted_tests`) and, for comparison in the same run, the way
+nbgrader alone does (`--no-sandbox` with PGCOURSE_TESTS_IN_KERNEL=1: test cells in an unsandboxed
+kernel), then prints the per-submission times, whether all runs gave identical scores,
 and last one JSON line (with the machine's busy and stolen CPU seconds during
 each run: on a shared machine whose speed drifts, they tell parallel overhead from a slower
 machine). `--profile` also runs each solved notebook once as the autograder does (in a kernel
 from the fork server: the first notebook's kernel start includes the server's) and prints where
 its seconds go (kernel start, the slowest cells).
 Targets on CI's 2 cores: ≤ 60 s per student for the seven-notebook series on one worker,
-speedup ≥ 1.7× with two workers, identical scores; the sandbox costs ≤ 1.2× the seconds per student
-without it.
+speedup ≥ 1.7× with two workers, identical scores; the sandbox and the trusted test cells together
+cost ≤ 1.2× the seconds per student of nbgrader's way.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import submissions as S  # noqa: E402
-from pgcourse.grading import autograde, course, exports  # noqa: E402
+from pgcourse.grading import autograde, course, exports, trusted_tests  # noqa: E402
 from pgcourse.grading.parallel import dask_available  # noqa: E402
 
 
@@ -150,9 +152,13 @@ def main() -> None:
         serial, serial_s, serial_cpu, serial_steal = _grade(folder, Path(tmp) / "serial", assignments, workers=1)
         parallel, parallel_s, parallel_cpu, parallel_steal = _grade(folder, Path(tmp) / "parallel", assignments,
                                                                     workers=2)
-        bare, bare_s, _, bare_steal = _grade(folder, Path(tmp) / "bare", assignments, workers=1, sandboxed=False)
-        bare_par, bare_par_s, _, bare_par_steal = _grade(folder, Path(tmp) / "bare_parallel", assignments,
-                                                         workers=2, sandboxed=False)
+        os.environ[trusted_tests.IN_KERNEL_SWITCH] = "1"   # the baseline: nbgrader's way (Dask's workers inherit it)
+        try:
+            bare, bare_s, _, bare_steal = _grade(folder, Path(tmp) / "bare", assignments, workers=1, sandboxed=False)
+            bare_par, bare_par_s, _, bare_par_steal = _grade(folder, Path(tmp) / "bare_parallel", assignments,
+                                                             workers=2, sandboxed=False)
+        finally:
+            del os.environ[trusted_tests.IN_KERNEL_SWITCH]
         if args.keep:
             shutil.copytree(Path(tmp) / "serial", args.keep)
             for label, path in exports.write_all(args.keep, args.keep, assignments):
@@ -173,7 +179,8 @@ def main() -> None:
         # CPU seconds the host gave to other machines meanwhile (a wall time on a shared host is only comparable
         # with another taken at the same steal)
         "steal_cpu_s_1_worker": round(serial_steal), "steal_cpu_s_2_workers": round(parallel_steal),
-        # the same class graded without the sandbox (--no-sandbox), in this run: what the sandbox costs
+        # the same class graded nbgrader's way (no sandbox, test cells in the kernel), in this run: what the
+        # sandbox and the trusted test cells cost together
         "no_sandbox_seconds_per_student_1_worker": round(bare_s / args.students, 1),
         "no_sandbox_seconds_per_student_2_workers": round(bare_par_s / args.students, 1),
         "sandbox_cost_1_worker": round(serial_s / bare_s, 2), "sandbox_cost_2_workers": round(parallel_s / bare_par_s, 2),

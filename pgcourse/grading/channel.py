@@ -276,6 +276,16 @@ class RemoteFunction:
     def __repr__(self) -> str:
         return f"<your {self.__name__}, called in your kernel>"
 
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        raise AttributeError(f"`{self.__name__}.{attribute}`: a graded test cell runs in the grading process, apart "
+                             f"from the notebook, so every name it does not define is the student's function; "
+                             f"import `{self.__name__}` in the test cell if it is a module or a library object")
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"the student's {self.__name__} cannot be handed to their own kernel as an argument")
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from pgcourse.checks.integrity import LibraryAnswerUsed, hint
 

@@ -259,6 +259,8 @@ class SandboxedKernelManager(ForkedKernelManager):
 class ForkedExecute(TrustedTests, Execute):
     """nbgrader's Execute preprocessor, with kernels from the fork server; graded test cells run here."""
 
+    benchmark_baseline = True   # unsandboxed only: PGCOURSE_TESTS_IN_KERNEL=1 is the benchmark's baseline
+
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("kernel_manager_class", ForkedKernelManager)
         super().__init__(*args, **kwargs)

@@ -20,9 +20,14 @@ from nbgrader.utils import determine_grade, is_grade, is_solution
 from traitlets.config import Config
 
 from pgcourse.grading import course
+from pgcourse.grading.trusted_tests import TrustedTests
 from pgcourse.grading.results import QuestionScore, first_failure, question_lines
 
 UNANSWERED = "YOUR ANSWER HERE"
+
+
+class CheckingClient(TrustedTests, NotebookClient):
+    """nbclient's NotebookClient with the autograder's way of running test cells (outside the kernel)."""
 
 
 def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
@@ -34,10 +39,11 @@ def run_notebook(path: Path, timeout: int) -> nbformat.NotebookNode:
         with tempfile.TemporaryDirectory(prefix="pgcourse-kernel-") as sockets:
             cfg = Config()
             course.quiet_kernels(cfg, Path(sockets))
-            client = NotebookClient(nb, config=cfg, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+            client = CheckingClient(nb, config=cfg, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                                     kernel_name="python3", extra_arguments=list(course.GRADING_KERNEL_ARGS),
                                     shutdown_kernel=course.KERNEL_SHUTDOWN,
-                                    resources={"metadata": {"path": str(path.parent)}})
+                                    resources={"metadata": {"path": str(path.parent)},
+                                               "pgcourse_notebook": path.stem})
             client.execute()
     finally:
         if previous is None:
