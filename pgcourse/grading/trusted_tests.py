@@ -146,7 +146,8 @@ class TrustedTests:
         finally:
             await asyncio.to_thread(channel.close)
         cell.outputs = [new_output(**o) for o in outputs]
-        cell.execution_count = execution_count
+        self.code_cells_executed += 1   # nbclient's own count (the kernel's does not move: it ran nothing)
+        cell.execution_count = execution_count or self.code_cells_executed
         return cell
 
     execute_cell = run_sync(async_execute_cell)   # nbclient binds its own coroutine here, not an override
