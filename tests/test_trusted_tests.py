@@ -196,3 +196,23 @@ def test_every_test_cell_runs_apart_from_its_notebook(path):
     for cell in S.read(path).cells:
         if is_trusted_test(cell):
             assert _free_names(cell.source) <= exercises, (S.grade_id(cell), _free_names(cell.source) - exercises)
+
+
+
+def test_a_function_that_never_returns_fails_within_the_tests_time_and_frees_the_kernel():
+    import time
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("def forever(x):\n    while True:\n        pass\n", timeout=30)
+        channel = C.KernelChannel(km.get_connection_info(session=False),
+                                  C.interrupt_process_group(km.provisioner.pid), timeout=3)
+        start = time.monotonic()
+        with pytest.raises(C.KernelCallError, match="did not return within"):
+            channel.function("forever")(1)
+        channel.close()
+        assert time.monotonic() - start < 15
+        reply = kc.execute_interactive("1 + 1", timeout=20)     # the loop ended: the kernel runs cells again
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

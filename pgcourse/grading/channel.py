@@ -168,6 +168,7 @@ class KernelChannel:
         self.client.load_connection_info(connection_info)
         self.client.start_channels(iopub=False, hb=False, control=False)
         self.interrupt, self.timeout = interrupt, timeout
+        self.deadline = time.monotonic() + timeout   # one budget for all the calls of one test cell, like a cell's
         self.serving: str | None = None      # the msg_id of the running serve loop
         self.broken: str | None = None       # why calls cannot be made any more
         self.calls = 0
@@ -182,7 +183,7 @@ class KernelChannel:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._give_up(f"your function did not return within {self.timeout:.0f} s")
+                self._give_up(f"your functions did not return within the test's {self.timeout:.0f} s")
             events = dict(poller.poll(min(left, 1.0) * 1000))
             if shell.socket in events:
                 reply = shell.get_msg(timeout=0)
@@ -201,7 +202,7 @@ class KernelChannel:
                     answer = json.loads(prompt[len(kernel_calls.PROMPT):])
                     if isinstance(answer, dict):
                         return answer
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
                 self._give_up("your kernel sent back something that is not a result")
 
@@ -225,7 +226,7 @@ class KernelChannel:
 
     def ask(self, request: dict, callback: Callable[[dict], dict] | None = None) -> dict:
         """One request to the loop; callbacks from stubs are answered until the reply comes."""
-        deadline = time.monotonic() + self.timeout
+        deadline = self.deadline
         self._start(deadline)
         self.client.input(json.dumps(request))
         while True:
@@ -238,8 +239,13 @@ class KernelChannel:
         return RemoteFunction(self, name, stubs or {})
 
     def close(self) -> None:
-        if self.serving is not None and not self.broken:
+        """Ends the kernel's loop (after a timeout: once the interrupted call has answered), so that the
+        kernel is free for the notebook's next cell."""
+        if self.serving is not None:
             try:
+                if self.broken:   # the loop drops replies sent before it asks: wait for it to ask
+                    self.broken, self.deadline = None, time.monotonic() + 5
+                    self._await(self.deadline)
                 self.client.input(json.dumps({"op": "end"}))
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline:
