@@ -21,6 +21,8 @@ from pgcourse.grading import course, record, sandbox
 DRILL = S.DRILL
 BIN = Path(sys.executable).parent
 SOLVED_POINTS = 8
+FORGE = 'get_ipython().input_transformers_post.append(lambda lines: ["pass\\n"])'   # every later cell: `pass`
+WRONG_UNIT = "def unit(x):\n    return np.asarray(x, dtype=float)\n"
 PEEK = "import glob, os\nprint('PEEK', glob.glob('../../source/*/*.ipynb'), os.path.exists({course!r}))"
 
 
@@ -31,11 +33,24 @@ def test_nbgraders_own_autograde_runs_in_the_sandbox_and_refuses_without_one(tmp
     S.write(root / "submitted", "honest", DRILL, S.solved(DRILL))
     peek = PEEK.format(course=str(root))
     S.write(root / "submitted", "peeker", DRILL, S.with_inserted_cell_before(S.solved(DRILL), "test_centred", peek))
+    S.write(root / "submitted", "forger", DRILL, S.with_answer(S.blank(DRILL), "centred", FORGE))
+    S.write(root / "submitted", "half", DRILL, S.with_answer(S.solved(DRILL), "unit", WRONG_UNIT))
     done = subprocess.run([str(BIN / "nbgrader"), "autograde", DRILL], cwd=root, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     for student in ("honest", "peeker"):
         assert sum(q.points or 0 for q in record.scores(root, DRILL, student)) == SOLVED_POINTS
+    # the test cells ran outside the kernel on nbgrader's path too: the same scores as `pgcourse grade`
+    by_nbgrader = {s: {q.question: q.points for q in record.scores(root, DRILL, s) if q.points is not None}
+                   for s in ("forger", "half")}
+    assert sum(by_nbgrader["forger"].values()) == 0 and sum(by_nbgrader["half"].values()) == 4, by_nbgrader
+    other = tmp_path / "other"
+    course.init_course(other, S.DRILL_SOLUTIONS, [DRILL])
+    graded = subprocess.run([str(BIN / "pgcourse"), "grade", "--course", str(other), str(root / "submitted"),
+                             "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert {s: {q.question: q.points for q in record.scores(other, DRILL, s) if q.points is not None}
+            for s in by_nbgrader} == by_nbgrader
     nb = nbformat.read(root / "autograded" / "peeker" / DRILL / f"{DRILL}.ipynb", as_version=4)
     peek = next("".join(o.get("text", "") for o in c.outputs) for c in nb.cells if "PEEK" in c.source)
     assert "PEEK [] False" in peek, peek   # neither the course's source/ nor the course is there
