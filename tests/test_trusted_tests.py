@@ -216,3 +216,17 @@ def test_a_function_that_never_returns_fails_within_the_tests_time_and_frees_the
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_tensors_come_back_even_when_torch_was_first_imported_by_the_call():
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("def as_tensor(x):\n    import torch\n    return torch.as_tensor(x) * 2\n", timeout=30)
+        channel = C.KernelChannel(km.get_connection_info(session=False),
+                                  C.interrupt_process_group(km.provisioner.pid), timeout=30)
+        out = channel.function("as_tensor")([1.0, 2.0])
+        assert isinstance(out, torch.Tensor) and torch.equal(out, torch.tensor([2.0, 4.0]))
+        channel.close()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -120,6 +120,8 @@ def serve(library=None):  # noqa: C901 — one loop, read top to bottom
 
     def answer(request, handle):
         """The reply to one request: a result, gradients, or the student's error."""
+        nonlocal torch
+        torch = sys.modules.get("torch")   # imported since the loop began (by an argument, or the student)
         try:
             if request.get("op") == "vjp":
                 result, inputs = kept[request["id"]]
@@ -143,6 +145,7 @@ def serve(library=None):  # noqa: C901 — one loop, read top to bottom
                 result, used = watched(name, fn, args, kwargs)
             finally:
                 user_ns.update(saved)
+            torch = sys.modules.get("torch")
             if torch is not None and isinstance(result, torch.Tensor) and result.requires_grad:
                 kept[handle] = (result, leaves(args, kwargs))
             reply = {"result": encode(result), "id": handle,
