@@ -230,3 +230,21 @@ def test_tensors_come_back_even_when_torch_was_first_imported_by_the_call():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_a_kernel_that_dies_during_a_call_fails_it_at_once():
+    import time
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("def exits(x):\n    import os\n    os._exit(0)\n", timeout=30)
+        process = km.provisioner.process
+        channel = C.KernelChannel(km.get_connection_info(session=False), C.interrupt_process_group(process.pid),
+                                  timeout=60, alive=lambda: process.poll() is None)
+        start = time.monotonic()
+        with pytest.raises(C.KernelCallError, match="died"):
+            channel.function("exits")(1)
+        assert time.monotonic() - start < 10        # not the test's 60 s
+        channel.close()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

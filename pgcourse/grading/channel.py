@@ -159,19 +159,29 @@ def student_exception(error: dict) -> Exception:
 
 
 class KernelChannel:
-    """A client of the kernel's shell and stdin channels that runs `kernel_calls.serve` there."""
+    """A client of the kernel's shell and stdin channels that runs `kernel_calls.serve` there.
 
-    def __init__(self, connection_info: dict, interrupt: Callable[[], None], timeout: float = 60.0):
+    Made when the kernel starts, before any of the student's code runs, and never reconnected: its
+    sockets are the kernel's, not whatever a path names later (the kernel's folder is its to change).
+    `begin(timeout)` and `end()` bracket one test cell: one time budget for all its calls.
+    """
+
+    def __init__(self, connection_info: dict, interrupt: Callable[[], None], timeout: float = 60.0,
+                 alive: Callable[[], bool] = lambda: True):
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
+        self.context.setsockopt(zmq.RECONNECT_IVL, -1)
         self.client = BlockingKernelClient(context=self.context)
         self.client.load_connection_info(connection_info)
         self.client.start_channels(iopub=False, hb=False, control=False)
-        self.interrupt, self.timeout = interrupt, timeout
-        self.deadline = time.monotonic() + timeout   # one budget for all the calls of one test cell, like a cell's
+        self.interrupt, self.alive = interrupt, alive
         self.serving: str | None = None      # the msg_id of the running serve loop
-        self.broken: str | None = None       # why calls cannot be made any more
-        self.calls = 0
+        self.begin(timeout)
+
+    def begin(self, timeout: float) -> None:
+        """A new test cell: `timeout` seconds for all of its calls, like a cell's."""
+        self.timeout, self.deadline = timeout, time.monotonic() + timeout
+        self.broken: str | None = None       # why this cell's calls cannot be made any more
 
     # ---- the loop in the kernel -----------------------------------------------------------------
     def _await(self, deadline: float) -> dict:
@@ -185,6 +195,10 @@ class KernelChannel:
             if left <= 0:
                 self._give_up(f"your functions did not return within the test's {self.timeout:.0f} s")
             events = dict(poller.poll(min(left, 1.0) * 1000))
+            if not events and not self.alive():
+                self.serving = None
+                self.broken = "your kernel died (it exited, or was killed)"
+                raise KernelCallError(self.broken)
             if shell.socket in events:
                 reply = shell.get_msg(timeout=0)
                 if reply["parent_header"].get("msg_id") == self.serving:
@@ -238,10 +252,10 @@ class KernelChannel:
     def function(self, name: str, stubs: dict[str, Callable] | None = None) -> "RemoteFunction":
         return RemoteFunction(self, name, stubs or {})
 
-    def close(self) -> None:
+    def end(self) -> None:
         """Ends the kernel's loop (after a timeout: once the interrupted call has answered), so that the
         kernel is free for the notebook's next cell."""
-        if self.serving is not None:
+        if self.serving is not None and self.alive():
             try:
                 if self.broken:   # the loop drops replies sent before it asks: wait for it to ask
                     self.broken, self.deadline = None, time.monotonic() + 5
@@ -254,6 +268,10 @@ class KernelChannel:
                         break
             except Exception:   # the kernel is gone or silent: nothing more to end
                 pass
+        self.serving = None
+
+    def close(self) -> None:
+        self.end()
         self.client.stop_channels()
         self.context.destroy(linger=0)
 

@@ -128,9 +128,27 @@ class TrustedTests:
         resources = getattr(self, "resources", None) or {}
         return str(resources.get("unique_key") or resources.get("pgcourse_notebook") or "")
 
-    def _kernel_pid(self) -> int:
-        provisioner = getattr(self.km, "provisioner", None)
-        return int(getattr(provisioner, "pid", 0) or getattr(getattr(provisioner, "process", None), "pid", 0))
+    def _kernel_process(self) -> Any:
+        return getattr(getattr(self.km, "provisioner", None), "process", None)
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """nbclient's client, and the channel for the test cells, both connected before any cell runs."""
+        kc = await super().async_start_new_kernel_client()
+        process = self._kernel_process()
+        self.trusted_channel = KernelChannel(
+            self.km.get_connection_info(session=False), interrupt_process_group(process.pid),
+            timeout=float(self.timeout or 60), alive=lambda: process.poll() is None)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)   # nbclient binds its own coroutine here
+
+    async def _async_cleanup_kernel(self) -> None:
+        channel, self.trusted_channel = getattr(self, "trusted_channel", None), None
+        if channel is not None:
+            await asyncio.to_thread(channel.close)
+        await super()._async_cleanup_kernel()
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
                                  store_history: bool = True) -> NotebookNode:
@@ -139,12 +157,12 @@ class TrustedTests:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         grade_id = cell.metadata.nbgrader.get("grade_id", "")
         cell.outputs = []
-        channel = KernelChannel(self.km.get_connection_info(session=False),
-                                interrupt_process_group(self._kernel_pid()), timeout=float(self.timeout or 60))
+        channel = self.trusted_channel
+        channel.begin(float(self.timeout or 60))
         try:
             outputs = await asyncio.to_thread(run_test_cell, cell.source, channel, self._notebook_name(), grade_id)
         finally:
-            await asyncio.to_thread(channel.close)
+            await asyncio.to_thread(channel.end)
         cell.outputs = [new_output(**o) for o in outputs]
         self.code_cells_executed += 1   # nbclient's own count (the kernel's does not move: it ran nothing)
         cell.execution_count = execution_count or self.code_cells_executed
