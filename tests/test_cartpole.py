@@ -298,3 +298,24 @@ def test_nothing_on_stderr():
     assert out.returncode == 0, out.stderr
     assert out.stderr == "", out.stderr
     assert "done" in out.stdout
+
+
+def test_one_sampler_draws_what_rollout_and_the_animation_draw():
+    """`CategoricalMLP.sample` is the course's only way to draw CartPole actions: the rollout's draws
+    are exactly the sampler's with the same generator, and its frequencies are π_θ(·|s)."""
+    import torch
+    from pgcourse.cartpole import make_policy, make_vec_env, rollout
+
+    policy, env = make_policy(seed=3), make_vec_env(4)
+    batch = rollout(env, policy, np.random.default_rng(5), seed=6)
+    sampler = torch.Generator().manual_seed(int(np.random.default_rng(5).integers(2**63 - 1)))
+    with torch.no_grad():
+        again = np.stack([policy.sample(torch.from_numpy(batch.obs[:, h]), generator=sampler).numpy()
+                          for h in range(batch.obs.shape[1])], axis=1)
+    assert np.array_equal(again[batch.mask == 1], batch.actions[batch.mask == 1])
+    state = torch.zeros(4)
+    with torch.no_grad():
+        draws = policy.sample(state.expand(20_000, 4), generator=torch.Generator().manual_seed(0)).numpy()
+        p = float(policy.distribution(state).probs[1])
+    se = np.sqrt(p * (1 - p) / 20_000)
+    assert abs(draws.mean() - p) < 5 * se and draws.shape == (20_000,)

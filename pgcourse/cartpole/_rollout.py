@@ -34,8 +34,16 @@ class CategoricalMLP(nn.Module):
         return self.net(obs)
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Categorical:
-        """π_θ(· | s) as a ``Categorical`` (argument validation off: it costs time, logits are finite)."""
+        """π_θ(· | s) as a ``Categorical`` (argument validation off: it costs time, logits are finite),
+        for log-probabilities and entropies; actions are drawn by `sample`."""
         return torch.distributions.Categorical(logits=self(obs), validate_args=False)
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """a ~ π_θ(· | s), shape (...,): the one sampler of the course's CartPole policies (`rollout`
+        uses it). ``torch.multinomial`` over softmax(f_θ(s)), with ``generator`` for reproducible draws
+        (``Categorical.sample`` takes none)."""
+        probs = torch.softmax(self(obs), -1)  # (..., A)
+        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
 
 
 def make_policy(hidden: int = 64, seed: int = 0) -> CategoricalMLP:
@@ -82,7 +90,7 @@ def rollout(
     early keeps stepping into a new episode while the others finish: everything after an env's
     first end is masked out and its rewards are zeroed.
 
-    Actions: a ~ π_θ(· | s) by ``torch.multinomial`` with a ``torch.Generator`` seeded from ``rng``
+    Actions: a ~ π_θ(· | s) by the policy's `sample`, with a ``torch.Generator`` seeded from ``rng``
     (one draw of ``rng`` per call, so a seeded ``rng`` makes the whole rollout reproducible), or
     argmax if ``greedy``.
     """
@@ -95,12 +103,11 @@ def rollout(
         while alive.any():
             if len(obs_buf) >= max_steps:
                 raise RuntimeError(f"an episode ran past max_steps={max_steps}; is the env time-limited?")
-            logits = policy(torch.from_numpy(obs))  # (N, A)
+            states = torch.from_numpy(obs)  # (N, 4)
             if greedy:
-                actions = logits.argmax(-1).numpy()
+                actions = policy(states).argmax(-1).numpy()
             else:
-                probs = torch.softmax(logits, -1)  # (N, A)
-                actions = torch.multinomial(probs, 1, generator=sampler).squeeze(-1).numpy()  # (N,)
+                actions = policy.sample(states, generator=sampler).numpy()  # (N,)
             next_obs, reward, terminated, truncated, _ = env.step(actions)
             obs_buf.append(obs)
             act_buf.append(actions)

@@ -138,8 +138,8 @@ def record_frames(policy: CategoricalMLP, seed: int = 0, every: int = 2, max_fra
             if h % every == 0 and len(frames) < max_frames:
                 frames.append(env.render())
             with torch.no_grad():
-                logits = policy(torch.as_tensor(obs))
-                a = int(logits.argmax()) if greedy else int(torch.multinomial(logits.softmax(-1), 1, generator=rng))
+                state = torch.as_tensor(obs)
+                a = int(policy(state).argmax()) if greedy else int(policy.sample(state, generator=rng))
             obs, r, terminated, truncated, _ = env.step(a)
             ret += float(r)
             if terminated or truncated:
