@@ -1,11 +1,11 @@
-"""pgcourse.validation: the one θ validator and the one simplex check, at every boundary that uses them."""
+"""pgcourse.tabular.validation: the one θ validator and the one simplex check, at every boundary that uses them."""
 
 import numpy as np
 import pytest
 import torch
 
-from pgcourse import estimators, importance, mdp, policies
-from pgcourse.validation import SIMPLEX_ATOL, check_simplex, validate_theta
+from pgcourse.tabular import estimators, importance, mdp, policies
+from pgcourse.tabular.validation import SIMPLEX_ATOL, check_simplex, validate_theta
 
 
 @pytest.mark.parametrize("theta, kwargs, message", [

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pgcourse import importance as iw
+from pgcourse.tabular import importance as iw
 from mutation import Exercise
 
 NOTEBOOK = "01_importance_weighting"

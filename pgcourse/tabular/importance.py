@@ -18,7 +18,7 @@ The course uses two families where exact answers exist:
 
 This module holds the exact answers (autograd of the exact expectation), input validation, and
 the rows g(x) of any estimator that averages a per-sample term, whose exact moments
-`pgcourse.moments.exact_moments` then takes. The estimators themselves are the students' exercise
+`pgcourse.tabular.moments.exact_moments` then takes. The estimators themselves are the students' exercise
 in notebook 01.
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch.distributions import Categorical, Normal
 
-from pgcourse.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
-from pgcourse.validation import check_indices, check_simplex, validate_theta as _validate_theta
+from pgcourse.tabular.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
+from pgcourse.tabular.validation import check_indices, check_simplex, validate_theta as _validate_theta
 
 ArrayLike = np.ndarray | list | tuple
 
@@ -110,7 +110,7 @@ def per_outcome_terms(estimator: Callable[[np.ndarray], np.ndarray], K: int) -> 
 
     An estimator that averages a per-sample term, ĝ = (1/N) Σ_i g(x_i), is determined by g, so
     its exact mean and covariance under any sampling distribution q follow by enumeration:
-    `pgcourse.moments.exact_moments(per_outcome_terms(estimator, K), q)`.
+    `pgcourse.tabular.moments.exact_moments(per_outcome_terms(estimator, K), q)`.
     """
     return np.stack([np.asarray(estimator(np.array([x])), dtype=float) for x in range(K)])
 
