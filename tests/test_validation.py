@@ -33,7 +33,7 @@ def test_every_tabular_boundary_uses_the_same_theta_check():
     m = mdp.random_mdp(2, 2, H=2, seed=0)
     bad = np.array([[0.0, np.nan], [0.0, 0.0]])
     s, a = np.zeros((1, 2), dtype=int), np.zeros((1, 2), dtype=int)
-    calls = [lambda: importance.validate_theta(bad[0]), lambda: policies.tabular_softmax(bad),
+    calls = [lambda: importance.validate_theta_vector(bad[0]), lambda: policies.tabular_softmax(bad),
              lambda: policies.grad_log_tabular_softmax(bad, 0, 0), lambda: mdp.exact_objective(m, bad),
              lambda: mdp.policy_evaluation(m, bad), lambda: estimators.grad_log_trajectory_likelihood(bad, s, a),
              lambda: estimators.log_trajectory_likelihood(m, torch.tensor(bad), s, a)]

@@ -36,8 +36,10 @@ from pgcourse.tabular.validation import check_indices, check_simplex, validate_t
 ArrayLike = np.ndarray | list | tuple
 
 
-def validate_theta(theta: ArrayLike) -> np.ndarray:
-    """θ ∈ R^K as a finite float64 vector of shape (K,); a clear ValueError otherwise."""
+def validate_theta_vector(theta: ArrayLike) -> np.ndarray:
+    """θ ∈ R^K as a finite float64 vector of shape (K,); a clear ValueError otherwise.
+
+    `validation.validate_theta` for one distribution's logits: exactly one axis, named "(K,)" in the error."""
     return _validate_theta(theta, ndim=1, shape_name="(K,)")
 
 
@@ -93,7 +95,7 @@ def exact_objective(theta: ArrayLike | torch.Tensor, f: ArrayLike) -> torch.Tens
 
 def exact_gradient(theta: ArrayLike, f: ArrayLike) -> np.ndarray:
     """∇_θ J(θ) by autograd of the exact expectation: an independent route to the answer."""
-    theta_t = torch.tensor(validate_theta(theta), dtype=torch.float64, requires_grad=True)
+    theta_t = torch.tensor(validate_theta_vector(theta), dtype=torch.float64, requires_grad=True)
     exact_objective(theta_t, validate_values(f, theta_t.shape[0])).backward()
     return theta_t.grad.numpy()
 
