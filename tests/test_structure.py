@@ -120,3 +120,15 @@ def test_teaching_modules_never_import_grading_or_the_cli():
     offenders = {m: sorted(filter(grading_side, deps)) for m, deps in graph.items()
                  if not grading_side(m) and any(map(grading_side, deps))}
     assert not offenders, f"teaching modules import the grading code or the CLI: {offenders}"
+
+
+def test_the_top_level_shows_the_parts():
+    """pgcourse/ holds one package per part and the command line; README's Layout names each of them."""
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    parts = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert modules == ["__init__.py", "cli.py"], f"a flat module at the top level: put it in its part's package {modules}"
+    assert parts == ["cartpole", "checks", "grading", "llm", "notebook", "tabular"]
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    assert all(f"\n  {part}/ " in layout for part in parts), "README's Layout should draw every part"
+    assert [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*plot*.py"))] == \
+        ["cartpole/plots.py", "llm/plots.py", "tabular/plots.py"], "each part draws in its own plots.py"
