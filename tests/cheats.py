@@ -38,41 +38,41 @@ _ONE_STATE_SCORES = "lib.grad_log_tabular_softmax_batch(np.asarray(theta, float)
 
 TARGETS = (
     Target("00_mdp_recap", "finite_horizon_objective", "P, r, mu, H, pi", None,
-           ("pgcourse.mdp", "float(np.asarray(mu) @ lib.policy_evaluation(lib.TabularMDP(P, r, mu, H=H), pi=pi).V[0])")),
+           ("pgcourse.tabular.mdp", "float(np.asarray(mu) @ lib.policy_evaluation(lib.TabularMDP(P, r, mu, H=H), pi=pi).V[0])")),
     Target("01_importance_weighting", "iw_gradient_estimate", "theta, xs, rho, f", None,
-           ("pgcourse.policies", f"np.mean({_ONE_STATE_SCORES} * (lib.tabular_softmax(np.asarray(theta, float))[xs]"
-                                 " * np.asarray(f)[xs] / np.asarray(rho)[xs])[:, None], axis=0)")),
+           ("pgcourse.tabular.policies", f"np.mean({_ONE_STATE_SCORES} * (lib.tabular_softmax(np.asarray(theta, float))[xs]"
+                                         " * np.asarray(f)[xs] / np.asarray(rho)[xs])[:, None], axis=0)")),
     Target("01_importance_weighting", "score_function_gradient_estimate", "theta, xs, f", None,
-           ("pgcourse.policies", f"np.mean({_ONE_STATE_SCORES} * np.asarray(f)[np.asarray(xs)][:, None], axis=0)")),
-    Target("02_softmax_policies", "tabular_softmax_policy", "theta", "pgcourse.policies.tabular_softmax",
-           ("pgcourse.importance", "np.stack([lib.softmax(row) for row in np.asarray(theta, float)])")),
-    Target("02_softmax_policies", "grad_log_tabular_softmax", "theta, s, a", "pgcourse.policies.grad_log_tabular_softmax",
-           ("pgcourse.policies", "lib.grad_log_tabular_softmax_batch(np.asarray(theta, float), np.asarray(s), np.asarray(a))")),
-    Target("02_softmax_policies", "linear_softmax_policy", "theta, phi", "pgcourse.policies.linear_softmax_policy",
-           ("pgcourse.policies", "lib.tabular_softmax(np.asarray(phi, float) @ np.asarray(theta, float))")),
+           ("pgcourse.tabular.policies", f"np.mean({_ONE_STATE_SCORES} * np.asarray(f)[np.asarray(xs)][:, None], axis=0)")),
+    Target("02_softmax_policies", "tabular_softmax_policy", "theta", "pgcourse.tabular.policies.tabular_softmax",
+           ("pgcourse.tabular.importance", "np.stack([lib.softmax(row) for row in np.asarray(theta, float)])")),
+    Target("02_softmax_policies", "grad_log_tabular_softmax", "theta, s, a", "pgcourse.tabular.policies.grad_log_tabular_softmax",
+           ("pgcourse.tabular.policies", "lib.grad_log_tabular_softmax_batch(np.asarray(theta, float), np.asarray(s), np.asarray(a))")),
+    Target("02_softmax_policies", "linear_softmax_policy", "theta, phi", "pgcourse.tabular.policies.linear_softmax_policy",
+           ("pgcourse.tabular.policies", "lib.tabular_softmax(np.asarray(phi, float) @ np.asarray(theta, float))")),
     Target("02_softmax_policies", "grad_log_linear_softmax", "theta, phi, s, a", None,
-           ("pgcourse.policies", "lib.grad_log_linear_softmax_all_pairs(theta, phi)[s, a]")),
+           ("pgcourse.tabular.policies", "lib.grad_log_linear_softmax_all_pairs(theta, phi)[s, a]")),
     Target("02_softmax_policies", "neural_log_prob", "net, states, actions", "pgcourse.cartpole.log_probs_of",
            ("pgcourse.llm.rl", "lib.sequence_log_prob(net(states)[:, None, :], torch.as_tensor(actions, dtype=torch.long)"
                                "[:, None], torch.ones(len(actions), 1))")),
     Target("03_reinforce_derivation", "grad_log_trajectory_likelihood", "theta, states, actions",
-           "pgcourse.estimators.grad_log_trajectory_likelihood",
-           ("pgcourse.policies", "lib.grad_log_tabular_softmax_batch(np.asarray(theta, float), np.asarray(states), "
-                                 "np.asarray(actions)).sum(0)")),
+           "pgcourse.tabular.estimators.grad_log_trajectory_likelihood",
+           ("pgcourse.tabular.policies", "lib.grad_log_tabular_softmax_batch(np.asarray(theta, float), np.asarray(states), "
+                                         "np.asarray(actions)).sum(0)")),
     Target("03_reinforce_derivation", "reinforce_gradient_estimate", "theta, states, actions, rewards",
-           "pgcourse.estimators.reinforce_gradient_estimate",
-           ("pgcourse.variance", "lib.score_weighted_terms(theta, states, actions, np.asarray(rewards, float).sum(1, "
-                                 "keepdims=True) + 0 * np.asarray(rewards, float)).mean(0)")),
-    Target("04_reward_to_go", "reward_to_go", "rewards", "pgcourse.returns.reward_to_go",
-           ("pgcourse.returns", "lib.discounted_reward_to_go(np.asarray(rewards), 1.0)")),
-    Target("04_reward_to_go", "discounted_reward_to_go", "rewards, gamma", "pgcourse.returns.discounted_reward_to_go",
+           "pgcourse.tabular.estimators.reinforce_gradient_estimate",
+           ("pgcourse.tabular.variance", "lib.score_weighted_terms(theta, states, actions, np.asarray(rewards, float).sum(1, "
+                                         "keepdims=True) + 0 * np.asarray(rewards, float)).mean(0)")),
+    Target("04_reward_to_go", "reward_to_go", "rewards", "pgcourse.tabular.returns.reward_to_go",
+           ("pgcourse.tabular.returns", "lib.discounted_reward_to_go(np.asarray(rewards), 1.0)")),
+    Target("04_reward_to_go", "discounted_reward_to_go", "rewards, gamma", "pgcourse.tabular.returns.discounted_reward_to_go",
            ("pgcourse.cartpole", "lib.reinforce_weights(np.asarray(rewards, float), np.ones(np.shape(rewards)), "
                                  "'reward_to_go', gamma=gamma, normalize=False)")),
     Target("04_reward_to_go", "reward_to_go_gradient_estimate", "theta, states, actions, rewards", None,
-           ("pgcourse.variance", f"lib.score_weighted_terms(theta, states, actions, {_RTG}).mean(0)")),
+           ("pgcourse.tabular.variance", f"lib.score_weighted_terms(theta, states, actions, {_RTG}).mean(0)")),
     Target("04_reward_to_go", "baseline_gradient_estimate", "theta, states, actions, rewards, baseline", None,
-           ("pgcourse.variance", f"lib.score_weighted_terms(theta, states, actions, {_RTG} - "
-                                 "lib.baseline_per_step(baseline, states)).mean(0)")),
+           ("pgcourse.tabular.variance", f"lib.score_weighted_terms(theta, states, actions, {_RTG} - "
+                                         "lib.baseline_per_step(baseline, states)).mean(0)")),
     Target("05_cartpole", "reinforce_loss", "log_probs, weights, mask", "pgcourse.cartpole.reinforce_loss",
            ("pgcourse.llm.rl", "lib.reinforce_lm_loss((mask * log_probs * weights.detach()).sum(1), "
                                "torch.ones(log_probs.shape[0], dtype=log_probs.dtype))"),

@@ -138,8 +138,8 @@ def test_baselines_against_a_loop(batch, gamma):
 def test_baselines_in_expectation_by_enumerating_pairs():
     """Exact E[ĝ] over every pair (τ_1, τ_2) of a small fixed-horizon MDP (N = 2, γ = 1, all alive):
     leave-one-out gives ∇J; the batch mean that includes τ_i gives (1 − 1/N) ∇J = ∇J / 2."""
-    from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, random_mdp
-    from pgcourse.policies import grad_log_tabular_softmax_batch
+    from pgcourse.tabular.mdp import enumerate_trajectories, exact_policy_gradient, random_mdp
+    from pgcourse.tabular.policies import grad_log_tabular_softmax_batch
 
     mdp = random_mdp(S=2, A=2, H=3, seed=4)
     theta = np.random.default_rng(4).normal(size=(2, 2))

@@ -94,7 +94,7 @@ def test_the_reference_would_pass_without_the_watch(target, watch_off):
             assert run_test_cell(grader_cell_sources(target.notebook)[cell], {target.function: answer}) == ""
 
 
-@pytest.mark.parametrize("module, name, notebook", [("pgcourse.returns", "reward_to_go", "04_reward_to_go"),
+@pytest.mark.parametrize("module, name, notebook", [("pgcourse.tabular.returns", "reward_to_go", "04_reward_to_go"),
                                                     ("pgcourse.llm.rl", "rloo_advantages", "06_llm_summarization")])
 def test_a_verbatim_copy_of_the_reference_is_the_students_own_code(module, name, notebook):
     lib = __import__(module, fromlist=[name])
@@ -106,7 +106,7 @@ def test_a_verbatim_copy_of_the_reference_is_the_students_own_code(module, name,
 
 def test_library_code_that_delegates_is_not_a_hit():
     """Notebook 03 may loop over notebook 02's single-step score, which calls the (registered) batch score."""
-    from pgcourse.policies import grad_log_tabular_softmax, tabular_softmax  # noqa: F401  (used by the answer)
+    from pgcourse.tabular.policies import grad_log_tabular_softmax, tabular_softmax  # noqa: F401  (used by the answer)
     import numpy as np
 
     def grad_log_trajectory_likelihood(theta, states, actions):

@@ -9,7 +9,7 @@ import pytest
 
 from pgcourse.checks import integrity
 from pgcourse.checks.core import Check
-from pgcourse.returns import reward_to_go as library_reward_to_go
+from pgcourse.tabular.returns import reward_to_go as library_reward_to_go
 
 
 def own_reward_to_go(rewards):
@@ -36,7 +36,7 @@ def test_the_profiler_is_restored_and_an_earlier_one_keeps_running():
 def test_a_hit_names_the_library_function_in_the_one_message():
     with pytest.raises(integrity.LibraryAnswerUsed) as caught:
         Check("reward_to_go", lambda r: library_reward_to_go(r) + 0).call("case", np.ones(3))
-    assert str(caught.value) == integrity.hint("pgcourse.returns.reward_to_go", "reward_to_go")
+    assert str(caught.value) == integrity.hint("pgcourse.tabular.returns.reward_to_go", "reward_to_go")
 
 
 def test_a_hit_wins_over_the_students_own_error():
@@ -70,7 +70,7 @@ def test_an_answer_that_replaces_the_profiler_is_flagged():
 
 
 def test_other_exercises_may_use_an_earlier_reference():
-    """Notebook 04's estimators may call pgcourse.returns.reward_to_go: only their own answers are registered."""
+    """Notebook 04's estimators may call pgcourse.tabular.returns.reward_to_go: only their own answers are registered."""
     out = Check("reward_to_go_gradient_estimate", lambda r: library_reward_to_go(r)).call("case", np.ones(3))
     assert np.allclose(out, [3, 2, 1])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pgcourse.checks import mdp_recap
-from pgcourse.mdp import enumerate_trajectories, random_mdp
+from pgcourse.tabular.mdp import enumerate_trajectories, random_mdp
 
 
 def test_reference_matches_enumeration():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cheats import watch_off  # noqa: F401  (a fixture)
-from pgcourse import policies
+from pgcourse.tabular import policies
 from pgcourse.checks import softmax as checks
 
 

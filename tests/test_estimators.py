@@ -1,4 +1,4 @@
-"""Tests for pgcourse.estimators: the REINFORCE estimator against independent routes.
+"""Tests for pgcourse.tabular.estimators: the REINFORCE estimator against independent routes.
 
 Routes: hand-computed cases; autograd of the full ln ρ_θ(τ) (μ and P included) under different MDPs;
 a plain Python loop; autograd of the surrogate (1/N) Σ_i ln ρ_θ(τ_i) R(τ_i); exact unbiasedness by
@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from pgcourse import mdp as M
-from pgcourse.estimators import (
+from pgcourse.tabular import mdp as M
+from pgcourse.tabular.estimators import (
     grad_log_trajectory_likelihood,
     log_trajectory_likelihood,
     per_trajectory_reinforce_terms,
     reinforce_gradient_estimate,
     validate_trajectories,
 )
-from pgcourse.policies import tabular_softmax
+from pgcourse.tabular.policies import tabular_softmax
 
 SIZES = [(2, 2, 1), (3, 2, 3), (2, 3, 4)]  # (S, A, H), small enough to enumerate
 

@@ -1,4 +1,4 @@
-"""pgcourse.importance, pgcourse.importance_plots and the check machinery, against independent routes."""
+"""pgcourse.tabular.importance, pgcourse.tabular.plots and the check machinery, against independent routes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from pgcourse import importance as iw
-from pgcourse import importance_plots
+from pgcourse.tabular import importance as iw
+from pgcourse.tabular import plots
 from pgcourse.checks.core import Check
 
 matplotlib.use("Agg")
@@ -68,7 +68,7 @@ def test_gaussian_objective_and_score_ascent():
 
 def test_error_plot_draws_the_data_and_a_one_over_sqrt_n_guide():
     ns, errors = np.array([10, 100, 1000]), np.array([1.0, 0.3, 0.12])
-    fig = importance_plots.plot_error_vs_samples(ns, errors, label="IW")
+    fig = plots.plot_error_vs_samples(ns, errors, label="IW")
     data, guide = fig.axes[0].get_lines()
     np.testing.assert_array_equal(data.get_ydata(), errors)
     np.testing.assert_allclose(guide.get_ydata() * np.sqrt(ns), errors[0] * np.sqrt(ns[0]))  # slope −½ on log-log
@@ -77,7 +77,7 @@ def test_error_plot_draws_the_data_and_a_one_over_sqrt_n_guide():
 
 def test_animation_has_one_frame_per_kept_step_and_the_bars_move():
     thetas = np.stack([np.zeros(3) + [k, 0, 0] for k in range(7)])
-    html = importance_plots.animate_categorical(thetas, np.array([1.0, 0.0, 0.0]), every=3).data
+    html = plots.animate_categorical(thetas, np.array([1.0, 0.0, 0.0]), every=3).data
     frames = re.findall(r"frames\[(\d+)\] = \"data:image/png;base64,([^\"]+)\"", html)
     assert [int(i) for i, _ in frames] == [0, 1, 2]                # steps 0, 3, 6
     assert len({image for _, image in frames}) == 3                 # each frame draws different bars
@@ -85,13 +85,13 @@ def test_animation_has_one_frame_per_kept_step_and_the_bars_move():
 
 def test_animation_is_not_drawn_while_grading(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    html = importance_plots.animate_categorical(np.zeros((7, 3)), np.array([1.0, 0.0, 0.0]), every=3).data
+    html = plots.animate_categorical(np.zeros((7, 3)), np.array([1.0, 0.0, 0.0]), every=3).data
     assert "data:image/png" not in html and "3 frames" in html and "not drawn" in html
 
 
 def test_gaussian_path_plot_draws_the_densities_and_the_objective():
     path, bump = np.linspace(0, 1, 5), np.cos
-    fig = importance_plots.plot_gaussian_path(path, 1.0, bump, snapshots=3)
+    fig = plots.plot_gaussian_path(path, 1.0, bump, snapshots=3)
     ax, ax_j, ax_f = fig.axes                                       # densities, J(θ_t), f on a twin axis
     peaks = [line.get_xdata()[np.argmax(line.get_ydata())] for line in ax.get_lines()]
     np.testing.assert_allclose(peaks, path[[0, 2, 4]], atol=0.02)   # N(θ_t, 1) peaks at θ_t
@@ -101,7 +101,7 @@ def test_gaussian_path_plot_draws_the_densities_and_the_objective():
 
 def test_variance_plot_draws_the_variances_against_kl():
     kls, variances = np.array([0.0, 0.5, 1.0]), np.array([1.0, 2.0, 8.0])
-    fig = importance_plots.plot_variance_vs_kl(kls, variances, reference=1.0)
+    fig = plots.plot_variance_vs_kl(kls, variances, reference=1.0)
     line = fig.axes[0].get_lines()[0]
     np.testing.assert_array_equal(line.get_xdata(), kls)
     np.testing.assert_array_equal(line.get_ydata(), variances)

@@ -41,12 +41,12 @@ def test_no_other_rule_line_and_no_hand_written_rule():
 
 def test_a_hint_names_every_name_of_an_aliased_function():
     names = integrity.registered_code("tabular_softmax_policy").values()
-    assert "pgcourse.policies.tabular_softmax = pgcourse.importance.softmax" in names
+    assert "pgcourse.tabular.policies.tabular_softmax = pgcourse.tabular.importance.softmax" in names
 
 
 def test_notebook_01s_softmax_in_02_is_named_as_the_student_called_it():
-    import pgcourse.importance as iw
+    import pgcourse.tabular.importance as iw
     from pgcourse.checks.softmax import check_tabular_softmax_policy
 
-    with pytest.raises(integrity.LibraryAnswerUsed, match="pgcourse.importance.softmax"):
+    with pytest.raises(integrity.LibraryAnswerUsed, match="pgcourse.tabular.importance.softmax"):
         check_tabular_softmax_policy(lambda theta: iw.softmax(theta))

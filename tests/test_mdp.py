@@ -1,4 +1,4 @@
-"""Tests for pgcourse.mdp: every exact quantity against an independent route.
+"""Tests for pgcourse.tabular.mdp: every exact quantity against an independent route.
 
 Routes: hand-computed values; enumeration of all trajectories vs dynamic programming (1e-12);
 autograd vs central finite differences; the policy gradient theorem's closed form; a long truncated
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgcourse.mdp import (
+from pgcourse.tabular.mdp import (
     TabularMDP,
     chain_mdp,
     enumerate_trajectories,
@@ -26,7 +26,7 @@ from pgcourse.mdp import (
     random_mdp,
     two_state_mdp,
 )
-from pgcourse.policies import tabular_softmax
+from pgcourse.tabular.policies import tabular_softmax
 
 torch.set_num_threads(1)
 

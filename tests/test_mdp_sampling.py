@@ -1,4 +1,4 @@
-"""Tests for pgcourse.mdp's sampling and enumeration, against the exact quantities of
+"""Tests for pgcourse.tabular.mdp's sampling and enumeration, against the exact quantities of
 tests/test_mdp.py: sampled frequencies, returns and REINFORCE gradients within 4 standard errors
 at fixed seeds; each enumerated probability is the trajectory likelihood ρ_θ(τ), recomputed
 independently, and the enumerated REINFORCE estimators average to the exact gradient.
@@ -7,9 +7,9 @@ independently, and the enumerated REINFORCE estimators average to the exact grad
 import numpy as np
 import pytest
 
-from pgcourse.mdp import (chain_mdp, enumerate_trajectories, exact_policy_gradient, random_mdp, sample_trajectories,
+from pgcourse.tabular.mdp import (chain_mdp, enumerate_trajectories, exact_policy_gradient, random_mdp, sample_trajectories,
                           two_state_mdp)
-from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.tabular.policies import grad_log_tabular_softmax_batch, tabular_softmax
 from test_mdp import _J, _theta
 
 

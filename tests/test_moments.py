@@ -1,10 +1,10 @@
-"""pgcourse.moments: exact means and covariances by enumeration, against a hand case and Monte Carlo."""
+"""pgcourse.tabular.moments: exact means and covariances by enumeration, against a hand case and Monte Carlo."""
 
 import numpy as np
 import pytest
 
-from pgcourse import importance as iw
-from pgcourse.moments import exact_moments
+from pgcourse.tabular import importance as iw
+from pgcourse.tabular.moments import exact_moments
 
 
 def test_hand_case():

@@ -1,10 +1,10 @@
-"""Tests for pgcourse.policies: softmax policies and their score functions, checked by autograd."""
+"""Tests for pgcourse.tabular.policies: softmax policies and their score functions, checked by autograd."""
 
 import numpy as np
 import pytest
 import torch
 
-from pgcourse.policies import (
+from pgcourse.tabular.policies import (
     grad_log_linear_softmax_all_pairs,
     grad_log_tabular_softmax,
     grad_log_tabular_softmax_batch,

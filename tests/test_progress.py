@@ -1,6 +1,6 @@
-"""pgcourse.progress: desc=None is tqdm's disabled bar, silent on both streams; a label shows a bar on stdout."""
+"""pgcourse.notebook.progress: desc=None is tqdm's disabled bar, silent on both streams; a label shows a bar on stdout."""
 
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 
 
 def test_no_label_is_a_silent_bar_with_the_bar_interface(capsys):

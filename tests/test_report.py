@@ -12,7 +12,7 @@ SIGN = ("AssertionError: reward_to_go fails on case 'H=3':\nexpected: [3. 2. 1.]
         "Hint: right size, wrong sign. Check the sign of each term.")
 SIGN_OTHER_CASE = ("AssertionError: reward_to_go fails on case 'H=5':\nexpected: [5. 4.]\n  actual: [-5. -4.]\n"
                    "Hint:  right size,  wrong sign. Check the sign of each term")
-LIBRARY = ("LibraryAnswerUsed: Hint: library reference used: pgcourse.returns.reward_to_go ran inside your reward_to_go; "
+LIBRARY = ("LibraryAnswerUsed: Hint: library reference used: pgcourse.tabular.returns.reward_to_go ran inside your reward_to_go; "
            "this exercise asks for your own code.")
 NO_HINT = "AssertionError: reward_to_go fails on case 'empty':\nexpected shape (0,), got shape (1,)."
 
@@ -33,7 +33,7 @@ def test_failures_are_grouped_by_diagnosis_with_counts_and_examples():
     assert [(f.diagnosis, f.count, f.examples) for f in rtg.failures] == [
         ("Hint: right size, wrong sign. Check the sign of each term", 2, ["ben", "cat"]),
         ("AssertionError: reward_to_go fails on case 'empty':", 1, ["eve"]),
-        ("Hint: library reference used: pgcourse.returns.reward_to_go ran inside your reward_to_go; "
+        ("Hint: library reference used: pgcourse.tabular.returns.reward_to_go ran inside your reward_to_go; "
          "this exercise asks for your own code", 1, ["dan"])]
     # written answers not yet graded by hand count as awaiting, not as failures
     assert (proof.graded, proof.awaiting, proof.mean_points, proof.failures) == (3, 2, 2.0, [])

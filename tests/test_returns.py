@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgcourse.returns import discounted_reward_to_go, reward_to_go
+from pgcourse.tabular.returns import discounted_reward_to_go, reward_to_go
 
 
 def loop_rtg(rewards: np.ndarray, gamma: float) -> np.ndarray:

@@ -99,7 +99,8 @@ def test_a_package_without_cycles_passes(tmp_path):
 
 def test_pgcourse_has_no_import_cycle():
     graph = import_graph(PACKAGE)
-    assert "pgcourse.mdp" in graph and "pgcourse.policies" in graph["pgcourse.mdp"]  # the graph is read
+    # the graph is read
+    assert "pgcourse.tabular.mdp" in graph and "pgcourse.tabular.policies" in graph["pgcourse.tabular.mdp"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " → ".join(cycle)
 
@@ -108,7 +109,7 @@ def test_no_python_file_is_over_400_lines():
     """The package, its tests, the benchmarks, the tools and the deployment scripts."""
     folders = ("pgcourse", "tests", "benchmarks", "tools", "deploy")
     files = [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
-    assert PACKAGE / "mdp.py" in files and ROOT / "tests" / "test_hub.py" in files
+    assert PACKAGE / "tabular" / "mdp.py" in files and ROOT / "tests" / "test_hub.py" in files
     long = {str(p.relative_to(ROOT)): n for p in sorted(files) if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"split these into modules of one idea each (≤ {MAX_LINES} lines): {long}"
 
@@ -119,3 +120,15 @@ def test_teaching_modules_never_import_grading_or_the_cli():
     offenders = {m: sorted(filter(grading_side, deps)) for m, deps in graph.items()
                  if not grading_side(m) and any(map(grading_side, deps))}
     assert not offenders, f"teaching modules import the grading code or the CLI: {offenders}"
+
+
+def test_the_top_level_shows_the_parts():
+    """pgcourse/ holds one package per part and the command line; README's Layout names each of them."""
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    parts = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert modules == ["__init__.py", "cli.py"], f"a flat module at the top level: put it in its part's package {modules}"
+    assert parts == ["cartpole", "checks", "grading", "llm", "notebook", "tabular"]
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    assert all(f"\n  {part}/ " in layout for part in parts), "README's Layout should draw every part"
+    assert [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*plot*.py"))] == \
+        ["cartpole/plots.py", "llm/plots.py", "tabular/plots.py"], "each part draws in its own plots.py"

@@ -1,11 +1,11 @@
-"""pgcourse.validation: the one θ validator and the one simplex check, at every boundary that uses them."""
+"""pgcourse.tabular.validation: the one θ validator and the one simplex check, at every boundary that uses them."""
 
 import numpy as np
 import pytest
 import torch
 
-from pgcourse import estimators, importance, mdp, policies
-from pgcourse.validation import SIMPLEX_ATOL, check_simplex, validate_theta
+from pgcourse.tabular import estimators, importance, mdp, policies
+from pgcourse.tabular.validation import SIMPLEX_ATOL, check_simplex, validate_theta
 
 
 @pytest.mark.parametrize("theta, kwargs, message", [
@@ -33,7 +33,7 @@ def test_every_tabular_boundary_uses_the_same_theta_check():
     m = mdp.random_mdp(2, 2, H=2, seed=0)
     bad = np.array([[0.0, np.nan], [0.0, 0.0]])
     s, a = np.zeros((1, 2), dtype=int), np.zeros((1, 2), dtype=int)
-    calls = [lambda: importance.validate_theta(bad[0]), lambda: policies.tabular_softmax(bad),
+    calls = [lambda: importance.validate_theta_vector(bad[0]), lambda: policies.tabular_softmax(bad),
              lambda: policies.grad_log_tabular_softmax(bad, 0, 0), lambda: mdp.exact_objective(m, bad),
              lambda: mdp.policy_evaluation(m, bad), lambda: estimators.grad_log_trajectory_likelihood(bad, s, a),
              lambda: estimators.log_trajectory_likelihood(m, torch.tensor(bad), s, a)]

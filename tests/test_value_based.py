@@ -1,8 +1,8 @@
-"""Tests for pgcourse.value_based: Baird's counterexample, by hand and by averaging samples."""
+"""Tests for pgcourse.tabular.value_based: Baird's counterexample, by hand and by averaging samples."""
 
 import numpy as np
 
-from pgcourse.value_based import (BAIRD_GAMMA, BAIRD_W0, baird_expected_td, baird_features,
+from pgcourse.tabular.value_based import (BAIRD_GAMMA, BAIRD_W0, baird_expected_td, baird_features,
                                   baird_off_policy_td)
 
 

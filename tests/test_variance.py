@@ -1,4 +1,4 @@
-"""Tests for pgcourse.variance: per-trajectory terms and lemma terms against independent routes.
+"""Tests for pgcourse.tabular.variance: per-trajectory terms and lemma terms against independent routes.
 
 Routes: plain loops over trajectories and steps; autograd of the exact
 objective (the lemma's sums must reproduce ∇_θ J); Monte Carlo means and variances within a few
@@ -8,9 +8,9 @@ standard errors at fixed seeds; the best constant baseline against a grid of con
 import numpy as np
 import pytest
 
-from pgcourse import variance
-from pgcourse.moments import exact_moments
-from pgcourse.mdp import (
+from pgcourse.tabular import variance
+from pgcourse.tabular.moments import exact_moments
+from pgcourse.tabular.mdp import (
     chain_mdp,
     enumerate_trajectories,
     exact_policy_gradient,
@@ -19,7 +19,7 @@ from pgcourse.mdp import (
     sample_trajectories,
     two_state_mdp,
 )
-from pgcourse.policies import grad_log_tabular_softmax
+from pgcourse.tabular.policies import grad_log_tabular_softmax
 
 CASES = [(2, 2, 3, 0), (3, 2, 3, 1), (2, 3, 4, 2)]  # (S, A, H, seed), small enough to enumerate
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from pgcourse.cartpole._rollout import CategoricalMLP, log_probs_of, make_policy, make_vec_env, rollout
-from pgcourse.progress import progress_bar
-from pgcourse.returns import discounted_reward_to_go
+from pgcourse.notebook.progress import progress_bar
+from pgcourse.tabular.returns import discounted_reward_to_go
 
 __all__ = [
     "CartPoleConfig", "GRADING_CONFIG", "TrainingHistory", "TrainingCallback", "reinforce_weights",

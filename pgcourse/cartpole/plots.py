@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pgcourse.animation_html import placeholder_while_grading, to_jshtml
+from pgcourse.notebook.animation import placeholder_while_grading, to_jshtml
 from pgcourse.cartpole import SOLVED_RETURN, SOLVED_WINDOW, CategoricalMLP, TrainingHistory
 
 __all__ = ["smoothed_curve", "plot_learning_curves", "LivePlot", "record_frames", "animate_frames", "animate_policy"]

@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from pgcourse import importance as iw
-from pgcourse.moments import exact_moments
+from pgcourse.tabular import importance as iw
+from pgcourse.tabular.moments import exact_moments
 from pgcourse.checks.core import Check
 
 

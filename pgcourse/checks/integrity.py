@@ -1,7 +1,7 @@
 """Which library code counts as an exercise's answer, and how a check sees that it ran.
 
 The course library holds the reference of many exercises (notebook 04's `reward_to_go` lives on
-in `pgcourse.returns` for notebook 05), and some helpers do an exercise's whole idea in one call.
+in `pgcourse.tabular.returns` for notebook 05), and some helpers do an exercise's whole idea in one call.
 An answer that *is* such code, or *calls* it while it runs, earns no points on that question.
 
 Detection is by what runs, not by names or source text: while the student's function runs inside
@@ -46,35 +46,38 @@ class LibraryAnswers:
 # references of *earlier* exercises whose idea is not this exercise's.
 REGISTRY: tuple[LibraryAnswers, ...] = (
     LibraryAnswers("finite_horizon_objective", "00_mdp_recap",
-                   ("pgcourse.mdp.policy_evaluation", "pgcourse.mdp.exact_objective",
-                    "pgcourse.mdp.objective_from_policy", "pgcourse.mdp.enumerate_trajectories"),
+                   ("pgcourse.tabular.mdp.policy_evaluation", "pgcourse.tabular.mdp.exact_objective",
+                    "pgcourse.tabular.mdp.objective_from_policy", "pgcourse.tabular.mdp.enumerate_trajectories"),
                    "J(π) = μ·V_0 by backward induction; each of these computes J or V_0 for a given π "
                    "(TabularMDP itself only validates, and stays allowed)."),
     LibraryAnswers("iw_gradient_estimate", "01_importance_weighting",
-                   ("pgcourse.policies.grad_log_tabular_softmax", "pgcourse.policies.grad_log_tabular_softmax_batch",
-                    "pgcourse.variance.score_weighted_terms"),
+                   ("pgcourse.tabular.policies.grad_log_tabular_softmax",
+                    "pgcourse.tabular.policies.grad_log_tabular_softmax_batch",
+                    "pgcourse.tabular.variance.score_weighted_terms"),
                    "no reference of this name exists (the estimators are notebook 01's own); the softmax "
                    "score helpers of notebook 02 would hand over ∇_θ P_θ = P_θ (e_x − P_θ). "
                    "importance.softmax and the validators stay allowed."),
     LibraryAnswers("score_function_gradient_estimate", "01_importance_weighting",
-                   ("pgcourse.policies.grad_log_tabular_softmax", "pgcourse.policies.grad_log_tabular_softmax_batch",
-                    "pgcourse.variance.score_weighted_terms"),
+                   ("pgcourse.tabular.policies.grad_log_tabular_softmax",
+                    "pgcourse.tabular.policies.grad_log_tabular_softmax_batch",
+                    "pgcourse.tabular.variance.score_weighted_terms"),
                    "the score e_x − P_θ is this exercise's idea; score_weighted_terms(…).mean(0) is the whole "
                    "estimator."),
     LibraryAnswers("tabular_softmax_policy", "02_softmax_policies",
-                   ("pgcourse.policies.tabular_softmax", "pgcourse.importance.softmax",
-                    "pgcourse.policies.linear_softmax_policy"),
+                   ("pgcourse.tabular.policies.tabular_softmax", "pgcourse.tabular.importance.softmax",
+                    "pgcourse.tabular.policies.linear_softmax_policy"),
                    "a stable row-wise softmax is the exercise (torch.softmax is fine)."),
     LibraryAnswers("grad_log_tabular_softmax", "02_softmax_policies",
-                   ("pgcourse.policies.grad_log_tabular_softmax", "pgcourse.policies.grad_log_tabular_softmax_batch",
-                    "pgcourse.estimators.grad_log_trajectory_likelihood"),
+                   ("pgcourse.tabular.policies.grad_log_tabular_softmax",
+                    "pgcourse.tabular.policies.grad_log_tabular_softmax_batch",
+                    "pgcourse.tabular.estimators.grad_log_trajectory_likelihood"),
                    "the score e_s ⊗ (e_a − π_θ(·|s)); computing π_θ with a library softmax stays allowed."),
     LibraryAnswers("linear_softmax_policy", "02_softmax_policies",
-                   ("pgcourse.policies.linear_softmax_policy", "pgcourse.policies.tabular_softmax",
-                    "pgcourse.importance.softmax"),
+                   ("pgcourse.tabular.policies.linear_softmax_policy", "pgcourse.tabular.policies.tabular_softmax",
+                    "pgcourse.tabular.importance.softmax"),
                    "softmax of φθ; the softmax itself was the previous exercise, so the library's is not allowed."),
     LibraryAnswers("grad_log_linear_softmax", "02_softmax_policies",
-                   ("pgcourse.policies.grad_log_linear_softmax_all_pairs",),
+                   ("pgcourse.tabular.policies.grad_log_linear_softmax_all_pairs",),
                    "φ(s, a) − Σ_a' π_θ(a'|s) φ(s, a'), which the library computes for every (s, a) at once; "
                    "the library's linear_softmax_policy stays allowed."),
     LibraryAnswers("neural_log_prob", "02_softmax_policies",
@@ -82,32 +85,32 @@ REGISTRY: tuple[LibraryAnswers, ...] = (
                     "pgcourse.llm.model.picked_log_probs"),
                    "both compute log_softmax(net(s))[a] for any network; torch.log_softmax is fine."),
     LibraryAnswers("grad_log_trajectory_likelihood", "03_reinforce_derivation",
-                   ("pgcourse.estimators.grad_log_trajectory_likelihood",
-                    "pgcourse.policies.grad_log_tabular_softmax_batch",
-                    "pgcourse.estimators.per_trajectory_reinforce_terms",
-                    "pgcourse.estimators.log_trajectory_likelihood"),
+                   ("pgcourse.tabular.estimators.grad_log_trajectory_likelihood",
+                    "pgcourse.tabular.policies.grad_log_tabular_softmax_batch",
+                    "pgcourse.tabular.estimators.per_trajectory_reinforce_terms",
+                    "pgcourse.tabular.estimators.log_trajectory_likelihood"),
                    "Σ_h ∇_θ ln π_θ(a_h|s_h): the batch score plus .sum(0) would be the whole exercise. "
                    "Notebook 02's single-step grad_log_tabular_softmax and tabular_softmax stay allowed."),
     LibraryAnswers("reinforce_gradient_estimate", "03_reinforce_derivation",
-                   ("pgcourse.estimators.reinforce_gradient_estimate",
-                    "pgcourse.estimators.per_trajectory_reinforce_terms",
-                    "pgcourse.policies.grad_log_tabular_softmax_batch",
-                    "pgcourse.variance.score_weighted_terms"),
+                   ("pgcourse.tabular.estimators.reinforce_gradient_estimate",
+                    "pgcourse.tabular.estimators.per_trajectory_reinforce_terms",
+                    "pgcourse.tabular.policies.grad_log_tabular_softmax_batch",
+                    "pgcourse.tabular.variance.score_weighted_terms"),
                    "(1/N) Σ_i ∇_θ ln ρ_θ(τ_i) R(τ_i); the previous exercise's grad_log_trajectory_likelihood "
                    "(yours or the library's) stays allowed."),
     LibraryAnswers("reward_to_go", "04_reward_to_go",
-                   ("pgcourse.returns.reward_to_go", "pgcourse.returns.discounted_reward_to_go",
+                   ("pgcourse.tabular.returns.reward_to_go", "pgcourse.tabular.returns.discounted_reward_to_go",
                     "pgcourse.cartpole.reinforce_weights"),
                    "G_h = Σ_{t≥h} r_t (the discounted version with γ = 1 is the same thing)."),
     LibraryAnswers("discounted_reward_to_go", "04_reward_to_go",
-                   ("pgcourse.returns.discounted_reward_to_go", "pgcourse.cartpole.reinforce_weights"),
+                   ("pgcourse.tabular.returns.discounted_reward_to_go", "pgcourse.cartpole.reinforce_weights"),
                    "G_h = r_h + γ G_{h+1}."),
     LibraryAnswers("reward_to_go_gradient_estimate", "04_reward_to_go",
-                   ("pgcourse.variance.score_weighted_terms", "pgcourse.variance.per_trajectory_terms"),
+                   ("pgcourse.tabular.variance.score_weighted_terms", "pgcourse.tabular.variance.per_trajectory_terms"),
                    "score_weighted_terms(θ, s, a, G).mean(0) is the whole estimator; the batch score "
                    "(notebooks 02–03) and reward_to_go (the first exercise) stay allowed."),
     LibraryAnswers("baseline_gradient_estimate", "04_reward_to_go",
-                   ("pgcourse.variance.score_weighted_terms", "pgcourse.variance.per_trajectory_terms"),
+                   ("pgcourse.tabular.variance.score_weighted_terms", "pgcourse.tabular.variance.per_trajectory_terms"),
                    "as above, with G − b; variance.baseline_per_step (a lookup b(s_h)) stays allowed."),
     LibraryAnswers("reinforce_loss", "05_cartpole",
                    ("pgcourse.cartpole.reinforce_loss", "pgcourse.llm.rl.reinforce_lm_loss"),

@@ -1,7 +1,7 @@
 """Visible checks for notebook 00 (MDP recap).
 
 `check_finite_horizon_objective` compares the student's backward induction with
-`pgcourse.mdp.policy_evaluation` (itself tested against the enumeration of every trajectory) on a
+`pgcourse.tabular.mdp.policy_evaluation` (itself tested against the enumeration of every trajectory) on a
 hand case, a random MDP, the one-step horizon, and bad input.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from pgcourse.checks.core import Check
-from pgcourse.mdp import TabularMDP, policy_evaluation, random_mdp, two_state_mdp
+from pgcourse.tabular.mdp import TabularMDP, policy_evaluation, random_mdp, two_state_mdp
 
 
 def _backward(P, r, H, pi, *, steps=None, backup="expectation"):

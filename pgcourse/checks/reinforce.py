@@ -14,11 +14,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pgcourse import mdp as M
+from pgcourse.tabular import mdp as M
 from pgcourse.checks.core import Check, Mistake
-from pgcourse.estimators import log_trajectory_likelihood
-from pgcourse.policies import grad_log_tabular_softmax_batch
-from pgcourse.moments import exact_moments
+from pgcourse.tabular.estimators import log_trajectory_likelihood
+from pgcourse.tabular.policies import grad_log_tabular_softmax_batch
+from pgcourse.tabular.moments import exact_moments
 
 
 def _steps(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ random batches, explains the known mistakes (summing from t = 0 instead of t = h
 γ^t instead of γ^{t−h}, the baseline of the wrong step, …), and, for the gradient estimators,
 checks exact unbiasedness: Σ_τ ρ_θ(τ) ĝ({τ}) over every trajectory of a small MDP must equal
 ∇_θ J(θ) from autograd of the exact objective. References are computed here, independently of
-`pgcourse.returns`.
+`pgcourse.tabular.returns`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Callable
 import numpy as np
 
 from pgcourse.checks.core import Check
-from pgcourse.mdp import enumerate_trajectories, exact_policy_gradient, policy_evaluation, random_mdp, \
+from pgcourse.tabular.mdp import enumerate_trajectories, exact_policy_gradient, policy_evaluation, random_mdp, \
     sample_trajectories
-from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
-from pgcourse.moments import exact_moments
+from pgcourse.tabular.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.tabular.moments import exact_moments
 
 EXACT_RTOL, EXACT_ATOL = 1e-8, 1e-10
 

@@ -1,7 +1,7 @@
 """Visible checks for notebook 02 (softmax policy parameterizations).
 
 Every closed form is compared with two independent routes: autograd (torch) and central finite
-differences of ln π_θ(a|s). Expected policies come from `pgcourse.policies` (tested against the
+differences of ln π_θ(a|s). Expected policies come from `pgcourse.tabular.policies` (tested against the
 definition); hints name the usual mistakes (wrong axis, no max-subtraction, missing −π term).
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pgcourse import policies
+from pgcourse.tabular import policies
 from pgcourse.checks.core import Check
 
 FD_EPS = 1e-6  # central differences: error O(ε²) from truncation plus O(1e-16/ε) from rounding

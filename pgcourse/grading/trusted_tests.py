@@ -42,12 +42,12 @@ from pgcourse.grading.channel import KernelChannel, interrupt_process_group
 # exercise). Left out: exercises whose result must carry a gradient back into the student's code
 # (sequence_log_prob, reinforce_lm_loss; a stub's result is a plain value) and those without one.
 REFERENCES: dict[str, str] = {
-    "tabular_softmax_policy": "pgcourse.policies.tabular_softmax",
-    "grad_log_tabular_softmax": "pgcourse.policies.grad_log_tabular_softmax",
-    "linear_softmax_policy": "pgcourse.policies.linear_softmax_policy",
-    "grad_log_trajectory_likelihood": "pgcourse.estimators.grad_log_trajectory_likelihood",
-    "reward_to_go": "pgcourse.returns.reward_to_go",
-    "discounted_reward_to_go": "pgcourse.returns.discounted_reward_to_go",
+    "tabular_softmax_policy": "pgcourse.tabular.policies.tabular_softmax",
+    "grad_log_tabular_softmax": "pgcourse.tabular.policies.grad_log_tabular_softmax",
+    "linear_softmax_policy": "pgcourse.tabular.policies.linear_softmax_policy",
+    "grad_log_trajectory_likelihood": "pgcourse.tabular.estimators.grad_log_trajectory_likelihood",
+    "reward_to_go": "pgcourse.tabular.returns.reward_to_go",
+    "discounted_reward_to_go": "pgcourse.tabular.returns.discounted_reward_to_go",
     "kl_penalized_reward": "pgcourse.llm.rl.kl_penalized_reward",
     "rloo_advantages": "pgcourse.llm.rl.rloo_advantages",
 }

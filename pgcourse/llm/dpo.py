@@ -23,7 +23,7 @@ from .data import PAD, DataConfig, encode_prompts, encode_responses, response_ma
 from .model import LMPolicy, token_log_probs
 from .optim import optimizer_step
 from .preferences import PairSet
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 
 
 def dpo_loss(logp_w: torch.Tensor, logp_l: torch.Tensor, ref_logp_w: torch.Tensor,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -203,20 +204,6 @@ def prepare_lab(cfg: LabConfig, seed: int = 0, verbose: bool = False,
                     sft, sft_hist, rm, rm_report, secs)
 
 
-def _train_extra(name: str, setup: LabSetup, fns: LMFunctions, rebel_loss_fn,
-                 progress: str | None) -> tuple:
-    cfg, s = setup.cfg, setup
-    if name == "DPO":
-        return train_dpo(s.sft, s.train_pairs, s.seed, cfg.dpo, cfg.data, progress)
-    if name == "PPO":
-        return train_ppo(s.sft, s.rm, s.train, s.seed, replace(cfg.rl, k=1), cfg.ppo, fns,
-                         progress)
-    if name == "REBEL":
-        return train_rebel(s.sft, s.rm, s.train, s.seed, replace(cfg.rl, k=2), cfg.rebel, fns,
-                           rebel_loss_fn, progress)
-    raise ValueError(f"unknown method {name!r}; expected one of {EXTRA_METHODS}")
-
-
 def run_lab(cfg: LabConfig, seed: int = 0,
             student_fns: LMFunctions | dict | None = None, verbose: bool = False,
             rebel_loss_fn: Callable[..., torch.Tensor] = rebel_loss, progress: bool = False) -> LabResult:
@@ -236,16 +223,19 @@ def run_lab(cfg: LabConfig, seed: int = 0,
     result = LabResult(seed, setup.sft_hist, setup.rm_report, setup=setup)
     result.evals["SFT"] = evaluate_policy(sft, sft, rm, test, test_refs, seed)
     result.policies["SFT"] = sft
-    runs = [(name, replace(cfg.rl, k=k)) for name, k in cfg.methods]
-    runs += [(name, None) for name in cfg.extra_methods]
+    # Each row of the table and the training call that makes it: trainer(progress label) -> (policy, history)
+    rl = partial(train_rl, sft, rm, setup.train, seed)
+    extra = {  # EXTRA_METHODS
+        "DPO": partial(train_dpo, sft, setup.train_pairs, seed, cfg.dpo, cfg.data),
+        "PPO": partial(train_ppo, sft, rm, setup.train, seed, replace(cfg.rl, k=1), cfg.ppo, fns),
+        "REBEL": partial(train_rebel, sft, rm, setup.train, seed, replace(cfg.rl, k=2), cfg.rebel, fns, rebel_loss_fn),
+    }
+    runs = [(name, partial(rl, replace(cfg.rl, k=k), fns)) for name, k in cfg.methods]
+    runs += [(name, extra[name]) for name in cfg.extra_methods]
     if cfg.gold_control:
-        runs.append(("gold RLOO k=2", replace(cfg.rl, k=2, reward="gold")))
-    for name, rl_cfg in runs:
-        bar = name if progress else None
-        if rl_cfg is None:
-            policy, hist = _train_extra(name, setup, fns, rebel_loss_fn, bar)
-        else:
-            policy, hist = train_rl(sft, rm, setup.train, seed, rl_cfg, fns, bar)
+        runs.append(("gold RLOO k=2", partial(rl, replace(cfg.rl, k=2, reward="gold"), fns)))
+    for name, trainer in runs:
+        policy, hist = trainer(name if progress else None)
         if isinstance(hist, RLHistory):
             result.rl[name] = hist
         result.policies[name] = policy

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, ScalarHeadModel, token_log_probs
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 from .optim import optimizer_step
 from .rl import LMFunctions, RLConfig
 from .rollout import RewardFn, RLHistory, record, rollout

@@ -26,7 +26,7 @@ import torch
 
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, token_log_probs
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 from .optim import optimizer_step
 from .rl import LMFunctions, RLConfig
 from .rollout import RewardFn, RLHistory, record, rollout

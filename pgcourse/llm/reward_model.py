@@ -22,7 +22,7 @@ from .data import EOS, PAD, DataConfig, Post, encode_prompts, encode_responses
 from .model import GPT, LMPolicy, ScalarHeadModel
 from .optim import optimizer_step
 from .preferences import PairSet, make_probes
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 
 
 class RewardGateError(RuntimeError):

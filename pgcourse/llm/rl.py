@@ -26,7 +26,7 @@ import torch
 from .data import Post, PromptSet, as_prompt_set
 from .model import LMPolicy, picked_log_probs
 from .optim import optimizer_step
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 from .rollout import RewardFn, RLHistory, record, rollout
 
 

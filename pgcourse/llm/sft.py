@@ -16,7 +16,7 @@ import torch
 from .data import DataConfig, Post, encode_prompts, encode_responses, response_mask
 from .model import GPT, ModelConfig, token_log_probs
 from .optim import optimizer_step
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.progress import progress_bar
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@
 import numpy as np
 import torch
 
-from pgcourse import importance as iw
+from pgcourse.tabular import importance as iw
 from mutation import Exercise
 
 NOTEBOOK = "01_importance_weighting"
 
 
 def _checked(theta, xs, rho, f):
-    theta = iw.validate_theta(theta)
+    theta = iw.validate_theta_vector(theta)
     K = theta.shape[0]
     return (theta, iw.validate_samples(xs, K), iw.validate_sampling_distribution(rho, K),
             iw.validate_values(f, K), iw.softmax(theta), np.eye(K))
@@ -76,7 +76,7 @@ def iw_no_validation(theta, xs, rho, f):
 
 
 def iw_checks_only_sampled_rho(theta, xs, rho, f):
-    theta = iw.validate_theta(theta)
+    theta = iw.validate_theta_vector(theta)
     K = theta.shape[0]
     rho = iw.validate_distribution(rho, "rho", K)
     xs = iw.validate_samples(xs, K)
@@ -114,7 +114,7 @@ def iw_as_score_times_ratio(theta, xs, rho, f):
 # ---- score_function_gradient_estimate ------------------------------------------------------
 
 def _checked_sf(theta, xs, f):
-    theta = iw.validate_theta(theta)
+    theta = iw.validate_theta_vector(theta)
     K = theta.shape[0]
     return theta, iw.validate_samples(xs, K), iw.validate_values(f, K), iw.softmax(theta), np.eye(K)
 

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from pgcourse import mdp as M
-from pgcourse.estimators import validate_trajectories
-from pgcourse.policies import grad_log_tabular_softmax, tabular_softmax
+from pgcourse.tabular import mdp as M
+from pgcourse.tabular.estimators import validate_trajectories
+from pgcourse.tabular.policies import grad_log_tabular_softmax, tabular_softmax
 from mutation import Exercise
 
 NOTEBOOK = "03_reinforce_derivation"

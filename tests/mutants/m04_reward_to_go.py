@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pgcourse.policies import grad_log_tabular_softmax, grad_log_tabular_softmax_batch
+from pgcourse.tabular.policies import grad_log_tabular_softmax, grad_log_tabular_softmax_batch
 from mutation import Exercise
 
 NOTEBOOK = "04_reward_to_go"

@@ -17,10 +17,10 @@ sampling distribution ρ_{θ_0} (notebook 01) gives REINFORCE (Williams 1992):
 
 (The lecture's summary slide writes Σ_{h=0}^{H}; the trajectory's last step is h = H − 1.)
 
-Policies are tabular softmax, θ ∈ R^{S×A} (`pgcourse.policies`). Shapes: N trajectories, H steps;
+Policies are tabular softmax, θ ∈ R^{S×A} (`pgcourse.tabular.policies`). Shapes: N trajectories, H steps;
 states and actions are integer arrays, rewards float, each (N, H) as `mdp.sample_trajectories`
 returns them. `per_trajectory_reinforce_terms` keeps one term per trajectory, so that exact means
-and variances follow by enumerating every trajectory (`mdp.enumerate_trajectories`, `pgcourse.variance`).
+and variances follow by enumerating every trajectory (`mdp.enumerate_trajectories`, `pgcourse.tabular.variance`).
 References: Williams (1992); Sutton et al. (2000).
 """
 
@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pgcourse.mdp import TabularMDP
-from pgcourse.policies import grad_log_tabular_softmax_batch, tabular_softmax
-from pgcourse.validation import check_indices, validate_theta
+from pgcourse.tabular.mdp import TabularMDP
+from pgcourse.tabular.policies import grad_log_tabular_softmax_batch, tabular_softmax
+from pgcourse.tabular.validation import check_indices, validate_theta
 
 __all__ = [
     "validate_trajectories",

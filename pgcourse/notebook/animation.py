@@ -3,7 +3,7 @@
 `Animation.to_jshtml()` draws every frame to a PNG before anything shows, silently (31 frames of
 notebook 01 or 250 CartPole frames of notebook 05 take seconds). `to_jshtml(anim, n_frames, desc)`
 makes the same HTML through the same `HTMLWriter`, and reports each rendered frame to a
-`pgcourse.progress` bar. No ffmpeg is needed. While grading, nothing is drawn (`placeholder_while_grading`).
+`pgcourse.notebook.progress` bar. No ffmpeg is needed. While grading, nothing is drawn (`placeholder_while_grading`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from matplotlib import animation
 
-from pgcourse.grading_run import is_grading
-from pgcourse.progress import progress_bar
+from pgcourse.notebook.grading_mode import is_grading
+from pgcourse.notebook.progress import progress_bar
 
 
 def to_jshtml(anim: animation.Animation, n_frames: int, desc: str | None = "rendering frames",

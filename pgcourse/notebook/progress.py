@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from pgcourse.grading_run import is_grading
+from pgcourse.notebook.grading_mode import is_grading
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -24,8 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from pgcourse.policies import tabular_softmax
-from pgcourse.validation import check_count, check_simplex, validate_theta
+from pgcourse.tabular.policies import tabular_softmax
+from pgcourse.tabular.validation import check_count, check_simplex, validate_theta
 
 __all__ = [
     "TabularMDP", "random_mdp", "two_state_mdp", "chain_mdp", "local_optimum_mdp", "exact_objective",

@@ -6,12 +6,12 @@ Every estimator in notebooks 03 and 04 averages a per-trajectory term over N sam
 
 with weights Ψ_h = R(τ) (REINFORCE), Ψ_h = G_h = Σ_{t=h}^{H-1} r_t (reward-to-go) or
 Ψ_h = G_h − b_h(s_h) (with a baseline). On a small finite-horizon MDP the trajectories can be
-listed (`pgcourse.mdp.enumerate_trajectories`), so
+listed (`pgcourse.tabular.mdp.enumerate_trajectories`), so
 
     E[ĝ] = Σ_τ ρ_θ(τ) g(τ),   Cov[ĝ] = (1/N) Σ_τ ρ_θ(τ) (g(τ) − E g)(g(τ) − E g)ᵀ,
 
 exactly, and "total variance" means the trace of the covariance, E‖g(τ) − E g‖², for N = 1:
-`pgcourse.moments.exact_moments(per_trajectory_terms(estimate, traj), traj.probs)`.
+`pgcourse.tabular.moments.exact_moments(per_trajectory_terms(estimate, traj), traj.probs)`.
 
 The key lemma behind reward-to-go (notebook 04 asks for its proof, so it is only stated here):
 for t < h, E_{τ∼ρ_θ}[∇_θ ln π_θ(a_h | s_h) r(s_t, a_t)] = 0, and a baseline b_h(s_h) leaves the
@@ -27,9 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from pgcourse.mdp import EnumeratedTrajectories, TabularMDP, enumerate_trajectories
-from pgcourse.estimators import score_weighted_terms   # g(τ_i) = Σ_h ∇_θ ln π_θ(a_h|s_h) Ψ_h: its home
-from pgcourse.policies import grad_log_tabular_softmax_batch
+from pgcourse.tabular.mdp import EnumeratedTrajectories, TabularMDP, enumerate_trajectories
+from pgcourse.tabular.estimators import score_weighted_terms   # g(τ_i) = Σ_h ∇_θ ln π_θ(a_h|s_h) Ψ_h: its home
+from pgcourse.tabular.policies import grad_log_tabular_softmax_batch
 
 __all__ = [
     "score_weighted_terms", "per_trajectory_terms", "lemma_terms",

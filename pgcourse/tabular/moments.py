@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pgcourse.validation import check_simplex
+from pgcourse.tabular.validation import check_simplex
 
 __all__ = ["Moments", "exact_moments"]
 

@@ -1,7 +1,7 @@
 """The plots of notebook 01 (importance weighting): P_θ and f, P_θ moving, variance against KL, 1/√N.
 
 Notebook 03 reuses `plot_error_vs_samples` for REINFORCE's 1/√N. matplotlib only, headless-safe.
-The estimators and exact answers live in `pgcourse.importance`; these functions only draw what they
+The estimators and exact answers live in `pgcourse.tabular.importance`; these functions only draw what they
 are given. Each returns the figure (an animation: an `IPython.display.HTML` object) so that a
 notebook cell can show it and a test can inspect it.
 """
@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
-from pgcourse import importance as iw
-from pgcourse.animation_html import placeholder_while_grading, to_jshtml
+from pgcourse.tabular import importance as iw
+from pgcourse.notebook.animation import placeholder_while_grading, to_jshtml
 
 
 def bar_distribution(ax: plt.Axes, p: np.ndarray, f: np.ndarray | None = None, title: str = "") -> None:

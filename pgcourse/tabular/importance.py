@@ -18,7 +18,7 @@ The course uses two families where exact answers exist:
 
 This module holds the exact answers (autograd of the exact expectation), input validation, and
 the rows g(x) of any estimator that averages a per-sample term, whose exact moments
-`pgcourse.moments.exact_moments` then takes. The estimators themselves are the students' exercise
+`pgcourse.tabular.moments.exact_moments` then takes. The estimators themselves are the students' exercise
 in notebook 01.
 """
 
@@ -30,14 +30,16 @@ import numpy as np
 import torch
 from torch.distributions import Categorical, Normal
 
-from pgcourse.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
-from pgcourse.validation import check_indices, check_simplex, validate_theta as _validate_theta
+from pgcourse.tabular.policies import tabular_softmax as softmax  # P_θ = softmax(θ): one state's tabular softmax
+from pgcourse.tabular.validation import check_indices, check_simplex, validate_theta as _validate_theta
 
 ArrayLike = np.ndarray | list | tuple
 
 
-def validate_theta(theta: ArrayLike) -> np.ndarray:
-    """θ ∈ R^K as a finite float64 vector of shape (K,); a clear ValueError otherwise."""
+def validate_theta_vector(theta: ArrayLike) -> np.ndarray:
+    """θ ∈ R^K as a finite float64 vector of shape (K,); a clear ValueError otherwise.
+
+    `validation.validate_theta` for one distribution's logits: exactly one axis, named "(K,)" in the error."""
     return _validate_theta(theta, ndim=1, shape_name="(K,)")
 
 
@@ -93,7 +95,7 @@ def exact_objective(theta: ArrayLike | torch.Tensor, f: ArrayLike) -> torch.Tens
 
 def exact_gradient(theta: ArrayLike, f: ArrayLike) -> np.ndarray:
     """∇_θ J(θ) by autograd of the exact expectation: an independent route to the answer."""
-    theta_t = torch.tensor(validate_theta(theta), dtype=torch.float64, requires_grad=True)
+    theta_t = torch.tensor(validate_theta_vector(theta), dtype=torch.float64, requires_grad=True)
     exact_objective(theta_t, validate_values(f, theta_t.shape[0])).backward()
     return theta_t.grad.numpy()
 
@@ -110,7 +112,7 @@ def per_outcome_terms(estimator: Callable[[np.ndarray], np.ndarray], K: int) -> 
 
     An estimator that averages a per-sample term, ĝ = (1/N) Σ_i g(x_i), is determined by g, so
     its exact mean and covariance under any sampling distribution q follow by enumeration:
-    `pgcourse.moments.exact_moments(per_outcome_terms(estimator, K), q)`.
+    `pgcourse.tabular.moments.exact_moments(per_outcome_terms(estimator, K), q)`.
     """
     return np.stack([np.asarray(estimator(np.array([x])), dtype=float) for x in range(K)])
 

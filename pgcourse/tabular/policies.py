@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from pgcourse.validation import check_indices, validate_theta
+from pgcourse.tabular.validation import check_indices, validate_theta
 
 __all__ = [
     "tabular_softmax",
