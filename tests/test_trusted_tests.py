@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import contextlib
+import time
 
 import numpy as np
 import pytest
@@ -53,6 +55,24 @@ def noisy(x):
     print("✓ all checks passed")
     return x
 '''
+
+
+@contextlib.contextmanager
+def fresh_kernel(code: str, timeout: float):
+    """A new kernel that has run `code`, and a channel to it (as the grader makes one: at its start)."""
+    km, kc = start_new_kernel(kernel_name="python3")
+    process = km.provisioner.process
+    channel = C.KernelChannel(km.get_connection_info(session=False), C.interrupt_process_group(process.pid),
+                              timeout=timeout, alive=lambda: process.poll() is None)
+    try:
+        channel.end()
+        reply = kc.execute_interactive(code, timeout=30)
+        assert reply["content"]["status"] == "ok"
+        yield kc, channel
+        channel.close()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 @pytest.fixture(scope="module")
@@ -118,20 +138,13 @@ def test_an_earlier_exercise_is_answered_by_its_reference_while_a_later_one_runs
 
 
 def test_a_kernel_that_stops_answering_fails_every_call():
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
-        kc.execute_interactive("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n"
-                               "def f(x):\n    return x\n", timeout=30)
-        channel = C.KernelChannel(km.get_connection_info(session=False),
-                                  C.interrupt_process_group(km.provisioner.pid), timeout=20)
+    code = "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\ndef f(x):\n    return x\n"
+    with fresh_kernel(code, timeout=20) as (_, channel):
+        channel.begin(20)
         with pytest.raises(C.KernelCallError, match="stopped answering"):
             channel.function("f")(1)
         with pytest.raises(C.KernelCallError):
             channel.function("f")(2)
-        channel.close()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 @pytest.mark.parametrize("bad", [
@@ -144,6 +157,8 @@ def test_a_kernel_that_stops_answering_fails_every_call():
     {"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": []}]}]}]}]},
     "not a dict",
 ])
+
+
 def test_anything_malformed_is_refused(bad):
     with pytest.raises(C.KernelCallError):
         C.decode(bad)
@@ -189,6 +204,8 @@ def _free_names(source: str) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(S.SOLUTIONS.glob("*.ipynb")) + [S.DRILL_SOLUTIONS / f"{S.DRILL}.ipynb"],
                          ids=lambda p: p.stem)
+
+
 def test_every_test_cell_runs_apart_from_its_notebook(path):
     """A graded test cell runs in the grading process: every name it does not define must be one of the
     notebook's graded functions (the student's, called in the kernel), never a notebook variable."""
@@ -198,53 +215,29 @@ def test_every_test_cell_runs_apart_from_its_notebook(path):
             assert _free_names(cell.source) <= exercises, (S.grade_id(cell), _free_names(cell.source) - exercises)
 
 
-
 def test_a_function_that_never_returns_fails_within_the_tests_time_and_frees_the_kernel():
-    import time
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
-        kc.execute_interactive("def forever(x):\n    while True:\n        pass\n", timeout=30)
-        channel = C.KernelChannel(km.get_connection_info(session=False),
-                                  C.interrupt_process_group(km.provisioner.pid), timeout=3)
+    with fresh_kernel("def forever(x):\n    while True:\n        pass\n", timeout=3) as (kc, channel):
+        channel.begin(3)
         start = time.monotonic()
         with pytest.raises(C.KernelCallError, match="did not return within"):
             channel.function("forever")(1)
-        channel.close()
+        channel.end()
         assert time.monotonic() - start < 15
         reply = kc.execute_interactive("1 + 1", timeout=20)     # the loop ended: the kernel runs cells again
         assert reply["content"]["status"] == "ok"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_tensors_come_back_even_when_torch_was_first_imported_by_the_call():
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
-        kc.execute_interactive("def as_tensor(x):\n    import torch\n    return torch.as_tensor(x) * 2\n", timeout=30)
-        channel = C.KernelChannel(km.get_connection_info(session=False),
-                                  C.interrupt_process_group(km.provisioner.pid), timeout=30)
+    with fresh_kernel("def as_tensor(x):\n    import torch\n    return torch.as_tensor(x) * 2\n", 30) as (_, channel):
+        channel.begin(30)
         out = channel.function("as_tensor")([1.0, 2.0])
         assert isinstance(out, torch.Tensor) and torch.equal(out, torch.tensor([2.0, 4.0]))
-        channel.close()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_kernel_that_dies_during_a_call_fails_it_at_once():
-    import time
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
-        kc.execute_interactive("def exits(x):\n    import os\n    os._exit(0)\n", timeout=30)
-        process = km.provisioner.process
-        channel = C.KernelChannel(km.get_connection_info(session=False), C.interrupt_process_group(process.pid),
-                                  timeout=60, alive=lambda: process.poll() is None)
+    with fresh_kernel("def exits(x):\n    import os\n    os._exit(0)\n", timeout=60) as (_, channel):
+        channel.begin(60)
         start = time.monotonic()
         with pytest.raises(C.KernelCallError, match="died"):
             channel.function("exits")(1)
         assert time.monotonic() - start < 10        # not the test's 60 s
-        channel.close()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
