@@ -115,8 +115,6 @@ def test_inputs_changed_in_place_are_changed_here_too(kernel):
     x = np.array([1.0, 2.0])
     assert kernel[2].function("scale_in_place")(x) is None
     assert np.array_equal(x, [2.0, 4.0])
-
-
 def test_errors_keep_their_name_and_builtin_class(kernel):
     channel = kernel[2]
     with pytest.raises(ValueError, match="x must be positive"):
@@ -157,8 +155,6 @@ def test_a_kernel_that_stops_answering_fails_every_call():
     {"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": []}]}]}]}]},
     "not a dict",
 ])
-
-
 def test_anything_malformed_is_refused(bad):
     with pytest.raises(C.KernelCallError):
         C.decode(bad)
@@ -204,8 +200,6 @@ def _free_names(source: str) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(S.SOLUTIONS.glob("*.ipynb")) + [S.DRILL_SOLUTIONS / f"{S.DRILL}.ipynb"],
                          ids=lambda p: p.stem)
-
-
 def test_every_test_cell_runs_apart_from_its_notebook(path):
     """A graded test cell runs in the grading process: every name it does not define must be one of the
     notebook's graded functions (the student's, called in the kernel), never a notebook variable."""
