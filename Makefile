@@ -43,12 +43,13 @@ lab: setup            ## open the course in JupyterLab
 # budget, the notebooks whose long cells the autograder shortens, where that takes seconds (03, 04).
 # The full budgets of 05 and 06 take minutes: `make test-full` (what CI runs) adds them, and
 # benchmarks/cartpole.py and benchmarks/llm_lab.py measure them.
-# The forgery suite (tests/test_forgery.py, marked `full`: about 6 minutes of grading) runs there too.
+# The tests marked `full` run there too: the forgery suite (about 6 minutes of grading) and the term on
+# a real JupyterHub (tests/test_hub.py, about 3 minutes).
 test: setup           ## the whole test suite: unit tests, mutation suite, grading round trip, nbval
 	$(BIN)/pytest -n 2 --dist loadscope --durations=15 -m "not full" tests --nbval-lax solutions/03_reinforce_derivation.ipynb solutions/04_reward_to_go.ipynb
 
-test-full: test       ## what CI runs: make test, then the forgery suite and notebooks 05 and 06 at their full budgets
-	$(BIN)/pytest -n 2 --dist loadscope --durations=15 tests/test_forgery.py --nbval-lax solutions/05_cartpole.ipynb solutions/06_llm_summarization.ipynb
+test-full: test       ## what CI runs: make test, then the forgery suite, the hub's term and notebooks 05 and 06 at full budgets
+	$(BIN)/pytest -n 2 --dist loadscope --durations=15 tests/test_forgery.py tests/test_hub.py --nbval-lax solutions/05_cartpole.ipynb solutions/06_llm_summarization.ipynb
 
 release: setup        ## regenerate notebooks/ from solutions/ (instructors)
 	$(BIN)/pgcourse release

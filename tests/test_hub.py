@@ -37,7 +37,7 @@ import pytest
 import submissions as S
 from hub_harness import BIN, PASSWORD, ClassHub, Student, missing_requirements, wait_for
 
-pytestmark = pytest.mark.hub
+pytestmark = [pytest.mark.hub, pytest.mark.full]   # minutes: `make test-full` (CI) runs it, `make test` not
 
 NB01 = "01_importance_weighting"
 INSTRUCTOR = "pgc-instructor"

@@ -150,3 +150,13 @@ def test_make_setup_leaves_out_the_excluded_requirements():
                              "print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))"],
                             capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_every_module_marked_full_runs_in_make_test_full():
+    """`make test` leaves out the tests marked `full`; CI's `make test-full` must name each of their files."""
+    root = Path(__file__).resolve().parents[1]
+    full_line = next(line for line in (root / "Makefile").read_text().splitlines()
+                     if line.startswith("\t") and "pytest" in line and "05_cartpole" in line)
+    marked = {f"tests/{p.name}" for p in (root / "tests").glob("test_*.py")
+              if re.search(r"pytest\.mark\.full\b", p.read_text())}
+    assert marked and all(name in full_line.split() for name in marked), (marked, full_line)
