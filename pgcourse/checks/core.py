@@ -114,10 +114,7 @@ class Check:
         except LibraryAnswerUsed:
             raise
         except NotImplementedError:
-            raise AssertionError(
-                f"{self.name} is not implemented yet: replace `raise NotImplementedError()` "
-                "with your code."
-            ) from None
+            raise AssertionError(self._not_implemented()) from None
         except Exception as err:  # the student's own error, shown with the case that caused it
             self.watch.verdict()
             raise AssertionError(
@@ -126,6 +123,9 @@ class Check:
             ) from err
         self.watch.verdict()
         return result
+
+    def _not_implemented(self) -> str:
+        return f"{self.name} is not implemented yet: replace `raise NotImplementedError()` with your code."
 
     def call_many(self, case: str, calls: list[tuple]) -> list:
         """`[self.call(case, *args) for args in calls]`; a function that runs in the student's kernel
@@ -137,8 +137,7 @@ class Check:
         except LibraryAnswerUsed:
             raise
         except NotImplementedError:
-            raise AssertionError(f"{self.name} is not implemented yet: replace `raise NotImplementedError()` "
-                                 "with your code.") from None
+            raise AssertionError(self._not_implemented()) from None
         except Exception as err:
             raise AssertionError(f"{self.name} raised {describe_error(err)}\non case '{case}'") from err
 
@@ -149,7 +148,7 @@ class Check:
             with quiet(), self.watch:
                 result = self.fn(*args, **kwargs)
         except NotImplementedError:
-            raise AssertionError(f"{self.name} is not implemented yet.") from None
+            raise AssertionError(self._not_implemented()) from None
         except exception:
             self.watch.verdict()
             self.passed += 1

@@ -10,7 +10,7 @@ the student's function, and returns what came back, as data: NumPy arrays and to
 from dtype, shape and bytes (never unpickled), numbers, strings, lists, tuples, None. Anything else
 arrives as an `Opaque` value that equals nothing, so an object that "equals everything" is worth
 nothing here. A tensor that carries a gradient in the kernel carries one here too: its backward
-asks the kernel for ∂⟨g, result⟩/∂(inputs) with the g that autograd hands it (`_RemoteGradient`),
+asks the kernel for ∂⟨g, result⟩/∂(inputs) with the g that autograd hands it (`remote_gradient`),
 so a loss is judged by its value and its gradient with respect to inputs the grading process chose.
 
 An earlier exercise that the called function uses (`stubs`) is replaced in the kernel, for that
@@ -22,6 +22,7 @@ does not answer, answers something unreadable or dies makes the call fail, never
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -220,7 +221,7 @@ class RemoteFunction:
         if answer["result"].get("t") == "tensor" and answer["result"].get("requires_grad"):
             leaves = gradient_leaves(args, kwargs)
             if leaves:
-                return _RemoteGradient.apply(result, self._vjp(int(answer.get("id", -1)), leaves), *leaves)
+                return remote_gradient().apply(result, self._vjp(int(answer.get("id", -1)), leaves), *leaves)
         return result
 
     def map(self, calls: list[tuple[tuple, dict]]) -> list:
@@ -269,7 +270,9 @@ def _copy_into(target: Any, value: Any) -> None:
         pass
 
 
-def _gradient_function():
+@functools.cache
+def remote_gradient() -> Any:
+    """The autograd Function for a kernel's result (made on first use: torch only when a tensor comes back)."""
     import torch
 
     class RemoteGradient(torch.autograd.Function):
@@ -285,16 +288,6 @@ def _gradient_function():
             return (None, None, *ctx.vjp(grad))
 
     return RemoteGradient
-
-
-class _LazyGradient:
-    def apply(self, *args: Any) -> Any:
-        global _RemoteGradient
-        _RemoteGradient = _gradient_function()   # torch is imported only when a tensor comes back
-        return _RemoteGradient.apply(*args)
-
-
-_RemoteGradient: Any = _LazyGradient()
 
 
 def interrupt_process_group(pid: int) -> Callable[[], None]:
